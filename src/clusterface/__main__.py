@@ -1,0 +1,3 @@
+from clusterface.cli import run
+
+run()

@@ -1,0 +1,82 @@
+"""Load a config from YAML plus dotted ``section.field=value`` overrides; save it back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from clusterface.config.schema import Config
+
+
+class ConfigError(ValueError):
+    """A config file or override that cannot be used; the message names it and the fix."""
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Split ``a.b=value`` into (["a", "b"], value); the value is parsed as YAML (``1e-3``, ``[1,2]``)."""
+    if "=" not in text:
+        raise ConfigError(f"override {text!r} is not of the form section.field=value (e.g. train.lr=0.05)")
+    key, raw = text.split("=", 1)
+    parts = [p for p in key.strip().split(".") if p]
+    if not parts:
+        raise ConfigError(f"override {text!r} has an empty key")
+    value = yaml.safe_load(raw) if raw.strip() else ""
+    return parts, value
+
+
+def _set_nested(tree: dict[str, Any], parts: list[str], value: Any) -> None:
+    node = tree
+    for p in parts[:-1]:
+        child = node.setdefault(p, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"cannot set {'.'.join(parts)}: {p} is not a section")
+        node = child
+    node[parts[-1]] = value
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
+    """Defaults <- YAML file (optional) <- overrides, validated."""
+    tree: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist (see configs/ for examples)")
+        try:
+            loaded = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as err:
+            raise ConfigError(f"config file {path} is not valid YAML: {err}") from err
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"config file {path} must hold a mapping of sections, got {type(loaded).__name__}")
+        tree = loaded or {}
+    for text in overrides or []:
+        parts, value = parse_override(text)
+        _set_nested(tree, parts, value)
+    return config_from_dict(tree, source=str(path) if path else "overrides")
+
+
+def config_from_dict(tree: dict[str, Any], source: str = "dict") -> Config:
+    """Validate a plain dict (e.g. one stored in a checkpoint) into a ``Config``."""
+    try:
+        return Config.model_validate(tree)
+    except ValidationError as err:
+        lines = [f"invalid config ({source}):"]
+        for e in err.errors():
+            loc = ".".join(str(x) for x in e["loc"])
+            lines.append(f"  {loc}: {e['msg']}")
+        raise ConfigError("\n".join(lines)) from err
+
+
+def config_to_dict(config: Config) -> dict[str, Any]:
+    """Plain JSON-compatible dict (paths as strings, tuples as lists)."""
+    return config.model_dump(mode="json")
+
+
+def save_config(config: Config, path: str | Path) -> Path:
+    """Write the resolved config as YAML; returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(config_to_dict(config), sort_keys=False))
+    return path

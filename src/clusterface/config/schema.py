@@ -1,0 +1,142 @@
+"""Typed configuration schema: every choice of METHOD.md is a field here.
+
+One ``Config`` holds the whole run. It is validated by pydantic (unknown keys are
+errors, so a typo in YAML or in a ``section.field=value`` override fails loudly), written
+into every run directory and stored inside every checkpoint, so that a checkpoint can
+rebuild its model alone.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Section(BaseModel):
+    """Base for config sections: strict (no unknown keys) and validated on assignment."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class SynthConfig(Section):
+    """Procedural synthetic identities (SynthFaces), the built-in default data."""
+
+    root: Path = Path("data/synthfaces")
+    identities: int = Field(600, ge=4, description="total identities, split into train and test")
+    test_fraction: float = Field(0.2, gt=0, lt=1, description="fraction of identities held out for test")
+    seed: int = 0
+    preset: Literal["easy", "default", "hard"] = "default"
+    images_min: int = Field(2, ge=1)
+    images_median: int = Field(20, ge=1)
+    images_max: int = Field(200, ge=1)
+    lookalike_fraction: float = Field(0.15, ge=0, le=1, description="identities drawn as siblings of another")
+    label_noise: float = Field(0.0, ge=0, lt=1, description="fraction of train images filed under a wrong identity")
+    impostor_lookalike_fraction: float = Field(0.3, ge=0, le=1, description="impostor pairs from look-alike families")
+    workers: int = Field(2, ge=0)
+
+
+class DataConfig(Section):
+    """Training data source and loading."""
+
+    source: Literal["synth", "synth-disk", "folder", "recordio"] = "synth"
+    path: Path | None = Field(None, description="image folder or .rec file (source folder/recordio)")
+    workers: int = Field(2, ge=0)
+    bad_file_policy: Literal["raise", "skip"] = "skip"
+    max_bad_fraction: float = Field(0.01, ge=0, le=1)
+
+
+class ModelConfig(Section):
+    """Backbone (see ``clusterface models``)."""
+
+    backbone: str = "cfnet_s"
+    embedding_dim: int = Field(512, ge=2)
+    dropout: float = Field(0.0, ge=0, lt=1)
+    channels_last: bool = True
+
+
+class MarginConfig(Section):
+    """Classifier margin. ``cluster_guided`` with ``delta=0`` is exactly ArcFace (METHOD.md)."""
+
+    kind: Literal["arcface", "cosface", "combined", "cluster_guided"] = "cluster_guided"
+    scale: float = Field(64.0, gt=0, description="s")
+    margin: float = Field(0.5, ge=0, description="m (ArcFace/CosFace) or m0 (cluster-guided)")
+    delta: float = Field(0.1, ge=0, description="cluster-guided: m_k in [m0-delta, m0+delta]")
+    beta: float = Field(1.0, ge=0, description="cluster-guided: slope on the standardised concentration")
+    smoothing: float = Field(0.0, ge=0, lt=1, description="cluster-guided: m <- rho m + (1-rho) m_new")
+    # combined margin cos(multiplicative*theta + additive_angular) - additive_cosine
+    multiplicative_angular: float = 1.0
+    additive_angular: float = 0.5
+    additive_cosine: float = 0.0
+
+
+class MemoryConfig(Section):
+    """Class-centre memory and concentration (METHOD.md, Class-centre memory / Concentration)."""
+
+    centre_momentum: float = Field(0.9, ge=0, lt=1, description="gamma")
+    alpha: float = Field(10.0, gt=0, description="PCL's smoothing in log(n_k + alpha)")
+    concentration: Literal["rms", "mean_distance"] = "rms"
+    clip_percentiles: tuple[float, float] = (10.0, 90.0)
+    update_every_steps: int | None = Field(None, ge=1, description="None: recompute once per epoch")
+
+
+class ObjectiveConfig(Section):
+    """Joint objective and ablation switches (METHOD.md, Total loss and Ablation rows)."""
+
+    lambda_scc: float = Field(1.0, ge=0)
+    lambda_align: float = Field(1.0, ge=0)
+    use_scc: bool = True
+    adaptive_temperature: bool = True
+    temperature: float = Field(0.1, gt=0, description="tau0")
+    use_align: bool = True
+    use_momentum_encoder: bool = True
+    encoder_momentum: float = Field(0.999, ge=0, lt=1, description="mu")
+    warmup_epochs: float = Field(1.0, ge=0, description="plain ArcFace while the memory fills")
+    num_negatives: int | None = Field(None, ge=1, description="sampled negative centres; None = all")
+
+
+class TrainConfig(Section):
+    """Optimisation, schedule, checkpoints."""
+
+    out_dir: Path = Path("runs/train")
+    epochs: int = Field(10, ge=1)
+    batch_size: int = Field(64, ge=2)
+    optimizer: Literal["sgd", "adamw"] = "sgd"
+    lr: float = Field(0.1, gt=0)
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    lr_schedule: Literal["cosine", "poly"] = "cosine"
+    lr_warmup_epochs: float = Field(0.5, ge=0)
+    grad_clip: float | None = Field(5.0, gt=0)
+    amp: Literal["off", "bf16", "fp16"] = "off"
+    device: str = "auto"
+    seed: int = 0
+    checkpoint_every_steps: int | None = Field(None, ge=1, description="None: at each epoch end")
+    keep_checkpoints: int = Field(2, ge=1)
+    eval_every_epochs: int = Field(1, ge=0, description="0 disables periodic verification")
+    max_consecutive_nonfinite: int = Field(5, ge=1)
+    max_steps: int | None = Field(None, ge=1, description="stop early after this many steps (smoke runs)")
+
+
+class EvalConfig(Section):
+    """Evaluation defaults."""
+
+    batch_size: int = Field(128, ge=1)
+    flip: bool = True
+    fars: tuple[float, ...] = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6)
+
+
+class Config(BaseModel):
+    """A whole run."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    synth: SynthConfig = SynthConfig()
+    data: DataConfig = DataConfig()
+    model: ModelConfig = ModelConfig()
+    margin: MarginConfig = MarginConfig()
+    memory: MemoryConfig = MemoryConfig()
+    objective: ObjectiveConfig = ObjectiveConfig()
+    train: TrainConfig = TrainConfig()
+    eval: EvalConfig = EvalConfig()
