@@ -101,7 +101,7 @@ class TrainConfig(Section):
 
     out_dir: Path = Path("runs/train")
     epochs: int = Field(10, ge=1)
-    batch_size: int = Field(64, ge=2)
+    batch_size: int = Field(64, ge=2, description="global batch, split evenly across ranks")
     optimizer: Literal["sgd", "adamw"] = "sgd"
     lr: float = Field(0.1, gt=0)
     momentum: float = 0.9
@@ -117,6 +117,12 @@ class TrainConfig(Section):
     eval_every_epochs: int = Field(1, ge=0, description="0 disables periodic verification")
     max_consecutive_nonfinite: int = Field(5, ge=1)
     max_steps: int | None = Field(None, ge=1, description="stop early after this many steps (smoke runs)")
+    poly_power: float = Field(2.0, gt=0, description="exponent of the polynomial decay (lr_schedule=poly)")
+    min_lr_ratio: float = Field(0.0, ge=0, le=1, description="final lr as a fraction of lr")
+    no_decay_norm_bias: bool = Field(True, description="no weight decay on 1-D parameters (norm layers, biases)")
+    hflip: bool = Field(True, description="random horizontal flip, drawn per step from the seed (resumable)")
+    log_every_steps: int = Field(20, ge=1, description="plain log lines / TensorBoard scalars every N steps")
+    dist_timeout_s: int = Field(120, ge=1, description="process-group timeout under torchrun")
 
 
 class EvalConfig(Section):

@@ -77,3 +77,57 @@ def load_backbone(path: str | Path, map_location: str | torch.device = "cpu") ->
     model.load_state_dict(state["backbone"])
     model.eval()
     return model, config
+
+
+def checkpoint_is_finite(state: dict[str, Any], keys: tuple[str, ...] = ("backbone", "objective")) -> bool:
+    """True when every floating tensor under ``keys`` (state dicts) is finite."""
+    for key in keys:
+        for value in (state.get(key) or {}).values():
+            if torch.is_tensor(value) and value.is_floating_point() and not bool(torch.isfinite(value).all()):
+                return False
+    return True
+
+
+class CheckpointRotation:
+    """Training checkpoints in one folder: ``step-NNNNNNNN.pt`` files, the newest ``keep`` kept, ``last.pt``.
+
+    Each file is written atomically by ``save_checkpoint``; ``last.pt`` is then swapped atomically to
+    a hard link of the newest file (no second copy on disk), so at every instant ``last.pt`` and
+    each ``step-*.pt`` is a complete checkpoint. Non-finite weights are never written.
+    """
+
+    def __init__(self, directory: str | Path, keep: int = 2):
+        self.directory, self.keep = Path(directory), keep
+
+    def step_files(self) -> list[Path]:
+        return sorted(self.directory.glob("step-*.pt"))
+
+    def save(self, state: dict[str, Any], step: int) -> Path:
+        if not checkpoint_is_finite(state):
+            raise CheckpointError(f"refusing to write a checkpoint with non-finite weights at step {step}")
+        path = save_checkpoint(state, self.directory / f"step-{step:08d}.pt")
+        last = self.directory / "last.pt"
+        tmp = self.directory / f".last.pt.tmp-{os.getpid()}"
+        if tmp.exists():
+            tmp.unlink()
+        try:
+            os.link(path, tmp)
+            os.replace(tmp, last)
+        except OSError:  # file systems without hard links: fall back to a second atomic write
+            if tmp.exists():
+                tmp.unlink()
+            save_checkpoint(state, last)
+        for old in self.step_files()[: -self.keep]:
+            old.unlink(missing_ok=True)
+        return path
+
+    def latest(self) -> Path | None:
+        """The newest checkpoint that loads (``last.pt`` first, then step files newest first)."""
+        for candidate in [self.directory / "last.pt", *reversed(self.step_files())]:
+            if candidate.is_file():
+                try:
+                    load_checkpoint(candidate)
+                except CheckpointError:
+                    continue
+                return candidate
+        return None

@@ -1,0 +1,126 @@
+"""Distributed set-up: the process group comes from torchrun's environment, created by the entry point only.
+
+Nothing here runs at import. ``init_distributed()`` is called by ``clusterface train`` (or a
+test) before ``train()``; ``train()`` then reads the context with ``current_context()``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import torch
+import torch.distributed as dist
+
+
+@dataclass(frozen=True)
+class DistContext:
+    """Where this process sits: rank, world size, local rank and its device."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+
+def resolve_device(name: str, local_rank: int = 0) -> torch.device:
+    """``auto`` -> this rank's GPU when CUDA is available, else CPU; otherwise ``torch.device(name)``."""
+    if name == "auto":
+        return torch.device("cuda", local_rank) if torch.cuda.is_available() else torch.device("cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", local_rank)
+    return device
+
+
+def init_distributed(device: str = "auto", timeout_s: int = 120) -> DistContext:
+    """Create the process group from RANK/WORLD_SIZE/LOCAL_RANK (torchrun) when WORLD_SIZE > 1.
+
+    Backend: NCCL on GPU, gloo on CPU. MASTER_ADDR/MASTER_PORT come from torchrun (no fixed port
+    here). Without those variables (plain ``python``) this returns a single-process context.
+    """
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    dev = resolve_device(device, local_rank)
+    if world_size > 1 and not dist.is_initialized():
+        if dev.type == "cuda":
+            torch.cuda.set_device(dev)
+        dist.init_process_group(
+            backend="nccl" if dev.type == "cuda" else "gloo",
+            rank=rank,
+            world_size=world_size,
+            timeout=timedelta(seconds=timeout_s),
+        )
+    return DistContext(rank=rank, world_size=world_size, local_rank=local_rank, device=dev)
+
+
+def current_context(device: str = "auto") -> DistContext:
+    """The context of an already initialised process group (or a single process when there is none)."""
+    if dist.is_available() and dist.is_initialized():
+        rank, world = dist.get_rank(), dist.get_world_size()
+        local_rank = int(os.environ.get("LOCAL_RANK", str(rank)))
+        return DistContext(rank, world, local_rank, resolve_device(device, local_rank))
+    return DistContext(device=resolve_device(device))
+
+
+def shutdown_distributed() -> None:
+    """Destroy the process group if one exists (the entry point's counterpart of ``init_distributed``)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def all_reduce_max(value: float, ctx: DistContext) -> float:
+    """Max of a scalar over ranks (used to agree on skipping a step or stopping)."""
+    if not ctx.distributed:
+        return value
+    t = torch.tensor([value], dtype=torch.float64, device=ctx.device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return float(t.item())
+
+
+def all_gather_tensor(x: torch.Tensor, ctx: DistContext) -> torch.Tensor:
+    """Concatenate equal-size tensors from all ranks along dim 0, in rank order (no gradient)."""
+    if not ctx.distributed:
+        return x
+    parts = [torch.empty_like(x) for _ in range(ctx.world_size)]
+    dist.all_gather(parts, x.contiguous())
+    return torch.cat(parts, dim=0)
+
+
+class _GatherWithGrad(torch.autograd.Function):
+    """All-gather whose backward returns this rank's slice of the gradient times world size.
+
+    Every rank computes the same objective on the gathered global batch, so the gradient of the
+    gathered tensor is identical on every rank; DDP then averages backbone gradients over ranks,
+    hence the factor world size, which makes the result equal to a single process on the global
+    batch.
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, world_size: int, rank: int) -> torch.Tensor:  # type: ignore[override]
+        ctx.world_size, ctx.rank, ctx.n = world_size, rank, x.shape[0]
+        parts = [torch.empty_like(x) for _ in range(world_size)]
+        dist.all_gather(parts, x.contiguous())
+        return torch.cat(parts, dim=0)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
+        start = ctx.rank * ctx.n
+        return grad[start : start + ctx.n] * ctx.world_size, None, None
+
+
+def all_gather_with_grad(x: torch.Tensor, ctx: DistContext) -> torch.Tensor:
+    """All-gather ``x`` (B, ...) -> (world*B, ...) keeping the autograd path to this rank's rows."""
+    if not ctx.distributed:
+        return x
+    return _GatherWithGrad.apply(x, ctx.world_size, ctx.rank)

@@ -1,0 +1,328 @@
+"""``train()``: the training loop for CPU and GPU, single process or DDP under torchrun.
+
+The loop only sequences the parts: data (``sampler``), one step (``step``), schedule
+(``optim``), checkpoints and resume (``checkpoint``, ``rng``), non-finite handling
+(``nonfinite``), signals (``signals``) and progress (``progress``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Dataset
+
+from clusterface.config import Config, config_to_dict, save_config
+from clusterface.training.checkpoint import CheckpointRotation, load_checkpoint
+from clusterface.training.distributed import DistContext, all_reduce_max, current_context
+from clusterface.training.nonfinite import NonFiniteGuard
+from clusterface.training.optim import build_optimizer, build_scheduler
+from clusterface.training.progress import TrainLogger
+from clusterface.training.rng import capture_rng_state, restore_rng_state, seed_everything
+from clusterface.training.sampler import ResumableDistributedBatchSampler
+from clusterface.training.signals import EXIT_CODES, GracefulInterrupt
+from clusterface.training.step import StepOutput, TrainStep
+
+EvaluateFn = Callable[[nn.Module], dict[str, float]]
+ObjectiveFactory = Callable[[Config, int], nn.Module]  # (cfg, num_classes) -> objective, as build_objective
+
+
+@dataclass
+class TrainResult:
+    """How a run ended and what it produced."""
+
+    out_dir: Path | None
+    status: str  # "completed" | "max_steps" | "interrupted"
+    global_step: int
+    epoch: float
+    losses: list[float] = field(default_factory=list)  # loss of every step run by this call
+    nonfinite_steps: int = 0
+    last_checkpoint: Path | None = None
+    evaluations: list[dict[str, Any]] = field(default_factory=list)
+    images_per_s: float = 0.0
+    data_wait_fraction: float = 0.0
+    signal: int | None = None
+
+    @property
+    def exit_code(self) -> int:
+        """0, or 128 + signal number when stopped by SIGINT (130) / SIGTERM (143) after checkpointing."""
+        return EXIT_CODES.get(self.signal, 128 + self.signal) if self.signal is not None else 0  # type: ignore[call-overload]
+
+
+def num_classes_of(dataset: Dataset) -> int:
+    """``dataset.num_classes``, or 1 + the largest of ``dataset.labels``."""
+    n = getattr(dataset, "num_classes", None)
+    if n is not None:
+        return int(n)
+    labels = getattr(dataset, "labels", None)
+    if labels is None:
+        raise ValueError("the training set needs .num_classes or .labels")
+    return int(np.max(labels)) + 1
+
+
+def flip_mask(seed: int, global_step: int, global_batch: int, ctx: DistContext) -> torch.Tensor:
+    """This rank's rows of the step's horizontal-flip draw (a function of seed and step: resumable)."""
+    g = torch.Generator().manual_seed(seed * 1_000_003 + global_step)
+    mask = torch.rand(global_batch, generator=g) < 0.5
+    b = global_batch // ctx.world_size
+    return mask[ctx.rank * b : (ctx.rank + 1) * b]
+
+
+class Trainer:
+    """Builds the parts of a run from ``cfg`` (or takes them), runs epochs, saves and resumes state."""
+
+    def __init__(self, cfg: Config, train_set: Dataset, *, evaluate_fn: EvaluateFn | None = None,
+                 out_dir: str | Path | None = None, progress: bool = True,
+                 model: nn.Module | None = None, objective_factory: ObjectiveFactory | None = None):
+        self.cfg, self.train_set, self.evaluate_fn = cfg, train_set, evaluate_fn
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.ctx = ctx = current_context(cfg.train.device)
+        tc = cfg.train
+        seed_everything(tc.seed)  # identical initial weights on every rank
+        if model is None:
+            from clusterface.models import create_backbone
+
+            model = create_backbone(cfg.model.backbone, embedding_dim=cfg.model.embedding_dim,
+                                    dropout=cfg.model.dropout)
+        memory_format = torch.channels_last if cfg.model.channels_last else torch.contiguous_format
+        self.model = model.to(ctx.device, memory_format=memory_format)  # type: ignore[call-overload]
+        if objective_factory is None:
+            from clusterface.losses import build_objective as objective_factory
+        self.objective = objective_factory(cfg, num_classes_of(train_set)).to(ctx.device)
+        self.momentum_encoder: Any = None
+        if cfg.objective.use_momentum_encoder:
+            from clusterface.memory import MomentumEncoder
+
+            self.momentum_encoder = MomentumEncoder(self.model, cfg.objective.encoder_momentum)
+        self.ddp_model: nn.Module = self.model
+        if ctx.distributed:
+            ids = [ctx.device.index] if ctx.device.type == "cuda" else None
+            self.ddp_model = DistributedDataParallel(self.model, device_ids=ids, broadcast_buffers=False)
+        self.sampler = ResumableDistributedBatchSampler(len(train_set), tc.batch_size, rank=ctx.rank,  # type: ignore[arg-type]
+                                                        world_size=ctx.world_size, seed=tc.seed)
+        workers = cfg.data.workers
+        self.loader_generator = torch.Generator()
+        self.loader = DataLoader(train_set, batch_sampler=self.sampler, num_workers=workers,
+                                 persistent_workers=workers > 0, pin_memory=ctx.device.type == "cuda",
+                                 prefetch_factor=4 if workers > 0 else None, generator=self.loader_generator)
+        self.steps_per_epoch = self.sampler.steps_per_epoch
+        self.optimizer = build_optimizer([self.model, self.objective], tc)
+        self.scheduler = build_scheduler(self.optimizer, tc, self.steps_per_epoch)
+        self.step_fn = TrainStep(model=self.ddp_model, raw_model=self.model, objective=self.objective,
+                                 momentum_encoder=self.momentum_encoder, optimizer=self.optimizer,
+                                 scheduler=self.scheduler, ctx=ctx, amp=tc.amp, grad_clip=tc.grad_clip,
+                                 channels_last=cfg.model.channels_last)
+        self.guard = NonFiniteGuard(tc.max_consecutive_nonfinite)
+        self.checkpoints = (CheckpointRotation(self.out_dir / "checkpoints", tc.keep_checkpoints)
+                            if self.out_dir is not None else None)
+        self.epoch, self.step_in_epoch, self.global_step = 0, 0, 0
+        self.total_steps = tc.epochs * self.steps_per_epoch
+        if tc.max_steps is not None:
+            self.total_steps = min(self.total_steps, tc.max_steps)
+        self.logger = TrainLogger(self.out_dir, self.total_steps, enabled=ctx.is_main, progress=progress,
+                                  log_every=tc.log_every_steps)
+
+    # ----------------------------------------------------------------- state
+    def state_dict(self) -> dict[str, Any]:
+        """Everything a mid-epoch resume needs, as tensors and plain values (``weights_only`` loads)."""
+        state: dict[str, Any] = {
+            "config": config_to_dict(self.cfg),
+            "backbone": self.model.state_dict(),
+            "objective": self.objective.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "position": {"epoch": self.epoch, "step_in_epoch": self.step_in_epoch, "global_step": self.global_step,
+                         "steps_per_epoch": self.steps_per_epoch, "global_batch": self.cfg.train.batch_size},
+            "nonfinite": self.guard.state_dict(),
+            "rng": capture_rng_state(),
+            "logger": {"history": self.logger.history, "evaluations": self.logger.evaluations},
+        }
+        if self.momentum_encoder is not None:
+            state["momentum_encoder"] = self.momentum_encoder.state_dict()
+        if self.step_fn.scaler is not None:
+            state["grad_scaler"] = self.step_fn.scaler.state_dict()
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        pos = state["position"]
+        if pos["global_batch"] != self.cfg.train.batch_size or pos["steps_per_epoch"] != self.steps_per_epoch:
+            raise ValueError(
+                f"cannot resume: the checkpoint ran {pos['steps_per_epoch']} steps/epoch of global batch "
+                f"{pos['global_batch']}, this run has {self.steps_per_epoch} of {self.cfg.train.batch_size}"
+            )
+        self.model.load_state_dict(state["backbone"])
+        self.objective.load_state_dict(state["objective"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        if self.momentum_encoder is not None and "momentum_encoder" in state:
+            self.momentum_encoder.load_state_dict(state["momentum_encoder"])
+        if self.step_fn.scaler is not None and "grad_scaler" in state:
+            self.step_fn.scaler.load_state_dict(state["grad_scaler"])
+        self.guard.load_state_dict(state["nonfinite"])
+        self.epoch, self.step_in_epoch = int(pos["epoch"]), int(pos["step_in_epoch"])
+        self.global_step = int(pos["global_step"])
+        self.logger.history = list(state.get("logger", {}).get("history", []))
+        self.logger.evaluations = list(state.get("logger", {}).get("evaluations", []))
+        restore_rng_state(state["rng"])
+
+    def resume(self, path: str | Path) -> Path:
+        """Load a training checkpoint (a file, or ``auto`` = this run's newest one). Returns the file."""
+        if str(path) == "auto":
+            if self.checkpoints is None:
+                raise ValueError("resume='auto' needs an out_dir")
+            found = self.checkpoints.latest()
+            if found is None:
+                return Path()
+            path = found
+        self.load_state_dict(load_checkpoint(path, map_location=self.ctx.device))
+        self.logger.message(f"resumed from {path} at step {self.global_step} (epoch {self.epoch}, "
+                            f"step {self.step_in_epoch} of {self.steps_per_epoch})")
+        return Path(path)
+
+    def save(self) -> Path | None:
+        """Rank 0 writes the checkpoint; every rank waits for it."""
+        path = None
+        if self.checkpoints is not None and self.ctx.is_main:
+            path = self.checkpoints.save(self.state_dict(), self.global_step)
+        if self.ctx.distributed:
+            dist.barrier()
+        return path
+
+    # ------------------------------------------------------------------ loop
+    def _refresh_concentration(self) -> None:
+        self.objective.refresh_concentration()  # type: ignore[operator]
+        if self.ctx.distributed:  # memory updates are identical in exact arithmetic; pin them bit-exactly
+            for buffer in self.objective.buffers():
+                dist.broadcast(buffer, src=0)
+
+    def _evaluate(self) -> None:
+        if self.evaluate_fn is None:
+            return
+        if self.ctx.is_main:
+            self.model.eval()
+            with torch.no_grad():
+                results = self.evaluate_fn(self.model)
+            self.model.train()
+            self.logger.evaluation(self.global_step, float(self.global_step) / self.steps_per_epoch, results)
+        if self.ctx.distributed:
+            dist.barrier()
+
+    def _scalars(self, out: StepOutput, window: dict[str, float]) -> dict[str, float]:
+        scalars = dict(out.parts)
+        scalars["lr"] = self.optimizer.param_groups[0]["lr"]
+        scalars["grad_norm"] = out.grad_norm
+        scalars["embedding_norm"] = out.embedding_norm
+        busy = max(window["time"], 1e-9)
+        scalars["img_per_s"] = window["images"] / busy
+        scalars["data_wait"] = window["wait"] / busy
+        scalars["nonfinite_steps"] = float(self.guard.total)
+        stats = getattr(self.objective, "stats", None)
+        if callable(stats) and self.global_step % self.cfg.train.log_every_steps == 0:
+            scalars.update({k: float(v) for k, v in stats().items()})
+        return scalars
+
+    def run(self) -> TrainResult:
+        cfg, tc, ctx = self.cfg, self.cfg.train, self.ctx
+        if self.out_dir is not None and ctx.is_main:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            save_config(cfg, self.out_dir / "config.yaml")
+        self.model.train()
+        self.objective.train()
+        losses: list[float] = []
+        status, signum, last_ckpt = "completed", None, None
+        total = {"images": 0.0, "wait": 0.0, "time": 0.0}
+        update_every = cfg.memory.update_every_steps
+        stop = self.global_step >= self.total_steps
+        with GracefulInterrupt() as interrupt:
+            while self.epoch < tc.epochs and not stop:
+                self.sampler.set_epoch(self.epoch, self.step_in_epoch)
+                self.loader_generator.manual_seed(tc.seed * 7919 + self.epoch)
+                window = {"images": 0.0, "wait": 0.0, "time": 0.0}
+                batches = iter(self.loader)
+                t_prev = time.perf_counter()
+                while True:
+                    images, labels = next(batches)
+                    t_data = time.perf_counter()
+                    self.objective.set_progress(self.epoch + self.step_in_epoch / self.steps_per_epoch)  # type: ignore[operator]
+                    flip = flip_mask(tc.seed, self.global_step, tc.batch_size, ctx) if tc.hflip else None
+                    out = self.step_fn(images, labels, flip)
+                    self.global_step += 1
+                    self.step_in_epoch += 1
+                    self.guard.record(out.applied, self.global_step)
+                    losses.append(out.parts.get("loss", float("nan")))
+                    if update_every is not None and self.global_step % update_every == 0:
+                        self._refresh_concentration()
+                    if self.step_in_epoch == self.steps_per_epoch and update_every is None:
+                        self._refresh_concentration()
+                    t_now = time.perf_counter()
+                    for acc in (window, total):
+                        acc["images"] += tc.batch_size
+                        acc["wait"] += t_data - t_prev
+                        acc["time"] += t_now - t_prev
+                    epoch_f = self.epoch + self.step_in_epoch / self.steps_per_epoch
+                    self.logger.step(self.global_step, self._scalars(out, window), epoch_f)
+                    if self.global_step % tc.log_every_steps == 0:
+                        window = {"images": 0.0, "wait": 0.0, "time": 0.0}
+                    flag = 1.0 if interrupt.received is not None else 0.0
+                    if ctx.distributed:
+                        flag = all_reduce_max(flag, ctx)
+                    if flag:
+                        status, signum = "interrupted", int(interrupt.received or 15)
+                    elif tc.max_steps is not None and self.global_step >= tc.max_steps:
+                        status = "max_steps"
+                    stop = status != "completed"
+                    end_of_epoch = self.step_in_epoch == self.steps_per_epoch
+                    if end_of_epoch:
+                        self.epoch, self.step_in_epoch = self.epoch + 1, 0
+                    every = tc.checkpoint_every_steps
+                    periodic = every is not None and self.global_step % every == 0
+                    # Evaluate before saving so a resumed run starts from the same state (RNG included).
+                    if end_of_epoch and tc.eval_every_epochs and self.epoch % tc.eval_every_epochs == 0:
+                        self._evaluate()
+                    if stop or end_of_epoch or periodic or self.global_step == self.total_steps:
+                        last_ckpt = self.save() or last_ckpt
+                    if stop or end_of_epoch:
+                        break
+                    t_prev = time.perf_counter()
+        if signum is not None:
+            self.logger.message(f"stopped by signal {signum} at step {self.global_step}; checkpoint {last_ckpt}")
+        busy = max(total["time"], 1e-9)
+        result = TrainResult(self.out_dir, status, self.global_step, self.global_step / self.steps_per_epoch,
+                             losses, self.guard.total, last_ckpt, list(self.logger.evaluations),
+                             total["images"] / busy, total["wait"] / busy, signum)
+        self.logger.summary = {"status": status, "global_step": self.global_step, "epoch": result.epoch,
+                               "images_per_s": result.images_per_s, "data_wait_fraction": result.data_wait_fraction,
+                               "nonfinite_steps": self.guard.total, "world_size": ctx.world_size,
+                               "last_checkpoint": str(last_ckpt) if last_ckpt else None}
+        self.logger.write_metrics()
+        self.logger.close()
+        return result
+
+
+def train(cfg: Config, train_set: Dataset, *, evaluate_fn: EvaluateFn | None = None,
+          out_dir: str | Path | None = None, progress: bool = True, resume: str | Path | None = None,
+          model: nn.Module | None = None, objective_factory: ObjectiveFactory | None = None) -> TrainResult:
+    """Train ``cfg.model.backbone`` with the joint objective on ``train_set``; returns a ``TrainResult``.
+
+    ``out_dir`` (default: ``cfg.train.out_dir``) receives config.yaml, checkpoints/, tb/ and
+    metrics.json. ``resume`` is a checkpoint path or ``"auto"`` (this run's newest checkpoint, if
+    any). ``evaluate_fn(backbone) -> dict`` runs on rank 0 every ``cfg.train.eval_every_epochs``.
+    Under torchrun, call ``init_distributed()`` first; ``cfg.train.batch_size`` is the global
+    batch. ``model`` / ``objective_factory`` replace ``create_backbone`` / ``build_objective``
+    (both are built after seeding, so runs are reproducible). Raises ``NonFiniteLossError`` after
+    too many non-finite steps in a row.
+    """
+    trainer = Trainer(cfg, train_set, evaluate_fn=evaluate_fn,
+                      out_dir=cfg.train.out_dir if out_dir is None else out_dir, progress=progress,
+                      model=model, objective_factory=objective_factory)
+    if resume is not None:
+        trainer.resume(resume)
+    return trainer.run()
