@@ -1,1 +1,49 @@
-"""evaluation."""
+"""Evaluation: embedding extraction (torch or ONNX), 10-fold verification, TAR@FAR, IJB-B/C templates."""
+
+from clusterface.evaluation.bin_eval import PairEvaluation, evaluate_bin, evaluate_pairs, score_bin
+from clusterface.evaluation.embedder import Embedder, OnnxEmbedder, TorchEmbedder, as_embedder, load_embedder
+from clusterface.evaluation.extract import extract_embeddings
+from clusterface.evaluation.images import ImageDecodeError, decode_image, decode_images, read_images
+from clusterface.evaluation.verification import (
+    DEFAULT_FARS,
+    DEFAULT_THRESHOLDS,
+    DegenerateEmbeddingError,
+    TarAtFar,
+    VerificationResult,
+    check_embeddings,
+    kfold_slices,
+    l2_normalize,
+    pair_distances,
+    tar_at_far,
+    tar_at_far_dict,
+    verification_10fold,
+)
+
+__all__ = [
+    "DEFAULT_FARS",
+    "DEFAULT_THRESHOLDS",
+    "DegenerateEmbeddingError",
+    "Embedder",
+    "ImageDecodeError",
+    "OnnxEmbedder",
+    "PairEvaluation",
+    "TarAtFar",
+    "TorchEmbedder",
+    "VerificationResult",
+    "as_embedder",
+    "check_embeddings",
+    "decode_image",
+    "decode_images",
+    "evaluate_bin",
+    "evaluate_pairs",
+    "extract_embeddings",
+    "kfold_slices",
+    "l2_normalize",
+    "load_embedder",
+    "pair_distances",
+    "read_images",
+    "score_bin",
+    "tar_at_far",
+    "tar_at_far_dict",
+    "verification_10fold",
+]
