@@ -94,6 +94,9 @@ class ObjectiveConfig(Section):
     encoder_momentum: float = Field(0.999, ge=0, lt=1, description="mu")
     warmup_epochs: float = Field(1.0, ge=0, description="plain ArcFace while the memory fills")
     num_negatives: int | None = Field(None, ge=1, description="sampled negative centres; None = all")
+    momentum_every_steps: int = Field(
+        1, ge=1, description="run the momentum encoder every k steps (1 = every step, METHOD.md); see README"
+    )
 
 
 class TrainConfig(Section):

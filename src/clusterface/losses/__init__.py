@@ -1,1 +1,17 @@
-"""losses."""
+"""Losses: SCC, cluster aligning and the joint objective (``build_objective``)."""
+
+from clusterface.losses.align_loss import ClusterAlignLoss
+from clusterface.losses.build import build_margin, build_memory, build_objective
+from clusterface.losses.joint_objective import JointObjective
+from clusterface.losses.negative_sampling import sample_classes
+from clusterface.losses.scc_loss import SCCLoss
+
+__all__ = [
+    "ClusterAlignLoss",
+    "JointObjective",
+    "SCCLoss",
+    "build_margin",
+    "build_memory",
+    "build_objective",
+    "sample_classes",
+]

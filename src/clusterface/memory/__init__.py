@@ -1,1 +1,23 @@
-"""memory."""
+"""Per-class state (class-centre memory, concentration) and the momentum encoder."""
+
+from clusterface.memory.class_centre_memory import ClassCentreMemory
+from clusterface.memory.concentration import (
+    adaptive_temperatures,
+    cluster_guided_margins,
+    concentration_mean_distance,
+    concentration_rms,
+    fill_and_clip,
+    standardise,
+)
+from clusterface.memory.momentum_encoder import MomentumEncoder
+
+__all__ = [
+    "ClassCentreMemory",
+    "MomentumEncoder",
+    "adaptive_temperatures",
+    "cluster_guided_margins",
+    "concentration_mean_distance",
+    "concentration_rms",
+    "fill_and_clip",
+    "standardise",
+]

@@ -1,0 +1,59 @@
+"""Supervised contrastive clustering loss with per-centre temperature (METHOD.md, SCC)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from clusterface.heads.angular import l2_normalize
+
+
+class SCCLoss(nn.Module):
+    """L_scc = -(1/B') sum_i log softmax_k(x̂_i . c_k / tau_k)[y_i], k over known centres.
+
+    Centres are constants (stop-gradient): the gradient reaches only the embeddings.
+    ``adaptive=False`` uses the fixed tau0 for every centre (the ablation switch).
+    Samples whose own class has no centre yet are left out (B' = samples kept); if none
+    is left the loss is 0 (still connected to the graph). Computed in float32.
+    """
+
+    def __init__(self, temperature: float = 0.1, adaptive: bool = True) -> None:
+        super().__init__()
+        self.temperature = float(temperature)
+        self.adaptive = adaptive
+
+    def forward(
+        self,
+        embeddings: torch.Tensor,
+        labels: torch.Tensor,
+        centres: torch.Tensor,
+        temperatures: torch.Tensor,
+        known: torch.Tensor,
+        columns: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """embeddings (B, d), labels (B,) class ids, centres (C, d), temperatures (C,), known (C,) bool.
+
+        ``columns`` (K,) sorted class ids containing every label restricts the negatives.
+        """
+        if columns is not None:
+            centres, temperatures, known = centres[columns], temperatures[columns], known[columns]
+            target = torch.searchsorted(columns, labels)
+        else:
+            target = labels
+        with torch.autocast(embeddings.device.type, enabled=False):
+            x = l2_normalize(embeddings.float())
+            c = centres.detach().float()
+            logits = x @ c.t()
+            if self.adaptive:
+                logits = logits / temperatures.detach().float().unsqueeze(0)
+            else:
+                logits = logits / self.temperature
+            logits = logits.masked_fill(~known.unsqueeze(0), float("-inf"))
+            keep = known[target]
+            if not bool(keep.any()):
+                return x.sum() * 0.0
+            return F.cross_entropy(logits[keep], target[keep])
+
+    def extra_repr(self) -> str:
+        return f"temperature={self.temperature}, adaptive={self.adaptive}"

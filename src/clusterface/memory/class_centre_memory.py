@@ -1,0 +1,177 @@
+"""All per-class state of the method in one module, as C-row tensors (METHOD.md).
+
+Centres c_k, the window's running sums S_k and counts n_k, concentration phi_k,
+margins m_k, temperatures tau_k and the known-class mask live here together, so that
+sharding them by class (rank r owns a contiguous range of rows) is one change.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import nn
+
+from clusterface.heads.angular import l2_normalize
+from clusterface.memory.concentration import (
+    adaptive_temperatures,
+    cluster_guided_margins,
+    concentration_mean_distance,
+    concentration_rms,
+    fill_and_clip,
+)
+
+
+class ClassCentreMemory(nn.Module):
+    """Class centres + concentration statistics, updated from momentum features.
+
+    Buffers (C = num_classes, d = dim):
+      centres (C, d) unit vectors; known (C,) bool: the class has a centre;
+      window_sums (C, d), window_counts (C,) int64, window_distance_sums (C,): this window;
+      concentration (C,) phi~ (after filling and clipping); has_concentration (C,) bool;
+      margins (C,) m_k; temperatures (C,) tau_k.
+    Every update is vectorised over the batch's unique classes (index_add_, index_copy_).
+    """
+
+    centres: torch.Tensor
+    known: torch.Tensor
+    window_sums: torch.Tensor
+    window_counts: torch.Tensor
+    window_distance_sums: torch.Tensor
+    concentration: torch.Tensor
+    has_concentration: torch.Tensor
+    margins: torch.Tensor
+    temperatures: torch.Tensor
+
+    def __init__(
+        self,
+        num_classes: int,
+        dim: int,
+        centre_momentum: float = 0.9,
+        alpha: float = 10.0,
+        concentration_kind: Literal["rms", "mean_distance"] = "rms",
+        clip_percentiles: tuple[float, float] = (10.0, 90.0),
+        base_margin: float = 0.5,
+        margin_delta: float = 0.1,
+        margin_beta: float = 1.0,
+        margin_smoothing: float = 0.0,
+        base_temperature: float = 0.1,
+    ) -> None:
+        super().__init__()
+        self.num_classes, self.dim = int(num_classes), int(dim)
+        self.centre_momentum = float(centre_momentum)
+        self.alpha = float(alpha)
+        self.concentration_kind = concentration_kind
+        self.clip_percentiles = (float(clip_percentiles[0]), float(clip_percentiles[1]))
+        self.base_margin, self.margin_delta = float(base_margin), float(margin_delta)
+        self.margin_beta, self.margin_smoothing = float(margin_beta), float(margin_smoothing)
+        self.base_temperature = float(base_temperature)
+        # While True (the warm-up), centres are the normalised window sums (accumulation);
+        # afterwards the EMA of METHOD.md applies.
+        self.accumulate_only = False
+        c = self.num_classes
+        self.register_buffer("centres", torch.zeros(c, dim))
+        self.register_buffer("known", torch.zeros(c, dtype=torch.bool))
+        self.register_buffer("window_sums", torch.zeros(c, dim))
+        self.register_buffer("window_counts", torch.zeros(c, dtype=torch.int64))
+        self.register_buffer("window_distance_sums", torch.zeros(c))
+        self.register_buffer("concentration", torch.zeros(c))
+        self.register_buffer("has_concentration", torch.zeros(c, dtype=torch.bool))
+        self.register_buffer("margins", torch.full((c,), float(base_margin)))
+        self.register_buffer("temperatures", torch.full((c,), float(base_temperature)))
+
+    @torch.no_grad()
+    def update(self, features: torch.Tensor, labels: torch.Tensor) -> None:
+        """Add a batch of (momentum) features (B, d) with labels (B,) to the window and centres.
+
+        c_k <- normalise(gamma c_k + (1 - gamma) mean_{y_i = k} z_i) for the classes present
+        (a class seen for the first time starts at its batch mean). Features are
+        L2-normalised here.
+        """
+        z = l2_normalize(features.detach().float())
+        labels = labels.to(self.centres.device)
+        classes, inverse = torch.unique(labels, return_inverse=True)
+        batch_sums = torch.zeros(classes.numel(), self.dim, device=z.device).index_add_(0, inverse, z)
+        batch_counts = torch.bincount(inverse, minlength=classes.numel())
+        if self.concentration_kind == "mean_distance":
+            # distance to the centre as it stands before this batch (the batch mean if new)
+            reference = torch.where(
+                self.known[classes].unsqueeze(1), self.centres[classes], l2_normalize(batch_sums)
+            )
+            distances = (z - reference[inverse]).norm(dim=1)
+            self.window_distance_sums.index_add_(0, labels, distances)
+        self.window_sums.index_add_(0, labels, z)
+        self.window_counts.index_add_(0, labels, torch.ones_like(labels, dtype=torch.int64))
+        if self.accumulate_only:
+            new_centres = l2_normalize(self.window_sums[classes])
+        else:
+            batch_means = batch_sums / batch_counts.unsqueeze(1).to(z.dtype)
+            old = self.centres[classes]
+            blended = self.centre_momentum * old + (1.0 - self.centre_momentum) * batch_means
+            first_time = ~self.known[classes]
+            new_centres = l2_normalize(torch.where(first_time.unsqueeze(1), batch_means, blended))
+        self.centres.index_copy_(0, classes, new_centres)
+        self.known.index_fill_(0, classes, True)
+
+    @torch.no_grad()
+    def refresh(self) -> None:
+        """Recompute phi~, m and tau from the window, then reset the window (METHOD.md).
+
+        Classes not seen in this window keep their previous phi~/m/tau; classes never
+        seen keep m0 and tau0 and stay masked (``known`` False).
+        """
+        counts = self.window_counts
+        seen = counts > 0
+        if not bool(seen.any()):
+            return
+        if self.concentration_kind == "rms":
+            phi = concentration_rms(self.window_sums, counts, self.alpha)
+        else:
+            phi = concentration_mean_distance(self.window_distance_sums, counts, self.alpha)
+        phi = torch.where(seen, phi, self.concentration)
+        valid = seen | self.has_concentration
+        # carry over old values for classes absent from this window; n = 2 keeps them out of
+        # the "n_k <= 1 -> max phi" rule.
+        effective_counts = torch.where(seen, counts, torch.full_like(counts, 2))
+        clipped = fill_and_clip(phi, effective_counts, valid, self.clip_percentiles)
+        self.concentration.copy_(torch.where(valid, clipped, self.concentration))
+        self.has_concentration.copy_(valid)
+        new_margins = cluster_guided_margins(
+            self.concentration, valid, self.base_margin, self.margin_delta, self.margin_beta
+        )
+        rho = self.margin_smoothing
+        self.margins.copy_(rho * self.margins + (1.0 - rho) * new_margins if rho > 0 else new_margins)
+        self.temperatures.copy_(adaptive_temperatures(self.concentration, valid, self.base_temperature))
+        self.reset_window()
+
+    @torch.no_grad()
+    def reset_window(self) -> None:
+        """Zero the window's running sums and counts."""
+        self.window_sums.zero_()
+        self.window_counts.zero_()
+        self.window_distance_sums.zero_()
+
+    def stats(self) -> dict[str, float]:
+        """Summary of the per-class state over known classes, for logging."""
+        known = self.known
+        out = {"known_classes": float(known.sum()), "window_samples": float(self.window_counts.sum())}
+        if bool(known.any()):
+            m, t = self.margins[known], self.temperatures[known]
+            out.update(
+                margin_mean=float(m.mean()),
+                margin_min=float(m.min()),
+                margin_max=float(m.max()),
+                temperature_mean=float(t.mean()),
+                temperature_min=float(t.min()),
+                temperature_max=float(t.max()),
+            )
+        if bool(self.has_concentration.any()):
+            phi = self.concentration[self.has_concentration]
+            out.update(concentration_mean=float(phi.mean()), concentration_std=float(phi.std(unbiased=False)))
+        return out
+
+    def extra_repr(self) -> str:
+        return (
+            f"num_classes={self.num_classes}, dim={self.dim}, centre_momentum={self.centre_momentum}, "
+            f"concentration={self.concentration_kind}"
+        )
