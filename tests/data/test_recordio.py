@@ -1,0 +1,273 @@
+"""RecordIO format: framing, magic splitting, headers, index, errors, layouts."""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+import pytest
+import torch
+from data_helpers import encode, face_array
+
+from clusterface.data import (
+    IndexedRecordIO,
+    RecordIODataset,
+    RecordIOError,
+    RecordIOWriter,
+    pack_record,
+    read_index,
+    unpack_record,
+)
+from clusterface.data.recordio import MAGIC, encode_record, scan_offsets
+
+MAGIC_BYTES = struct.pack("<I", MAGIC)
+
+
+def reference_encode(payload: bytes) -> bytes:
+    """dmlc-core RecordIOWriter::WriteRecord, transcribed loop by loop."""
+    out = b""
+    n = len(payload)
+    lower_align = (n >> 2) << 2
+    upper_align = ((n + 3) >> 2) << 2
+    dptr = 0
+    for i in range(0, lower_align, 4):
+        if payload[i : i + 4] == MAGIC_BYTES:
+            lrec = ((1 if dptr == 0 else 2) << 29) | (i - dptr)
+            out += MAGIC_BYTES + struct.pack("<I", lrec) + payload[dptr:i]
+            dptr = i + 4
+    lrec = ((3 if dptr != 0 else 0) << 29) | (n - dptr)
+    out += MAGIC_BYTES + struct.pack("<I", lrec) + payload[dptr:]
+    out += b"\0" * (upper_align - n)
+    return out
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"",
+        b"abc",
+        b"abcd",
+        MAGIC_BYTES,
+        b"abcd" + MAGIC_BYTES + b"xyz",
+        MAGIC_BYTES + b"abcd" + MAGIC_BYTES + MAGIC_BYTES + b"q",
+        b"a" + MAGIC_BYTES + b"bcd",  # unaligned magic: not split
+        b"abcd" + MAGIC_BYTES,  # magic at the very end
+    ],
+)
+def test_encode_matches_dmlc(payload):
+    assert encode_record(payload) == reference_encode(payload)
+
+
+def test_known_bytes_of_a_small_record():
+    assert encode_record(b"hello") == bytes.fromhex("0a23d7ce") + struct.pack("<I", 5) + b"hello\0\0\0"
+
+
+def test_pack_unpack_scalar_and_array():
+    p = pack_record(7, b"IMG", id=3, id2=4)
+    assert p[:24] == struct.pack("<IfQQ", 0, 7.0, 3, 4)
+    h, img = unpack_record(p)
+    assert (h.flag, h.label, h.id, h.id2, img) == (0, 7.0, 3, 4, b"IMG")
+    p = pack_record([5, 2.5, 9], b"IMG")
+    h, img = unpack_record(p)
+    assert h.flag == 3 and img == b"IMG"
+    np.testing.assert_array_equal(h.label, np.array([5, 2.5, 9], np.float32))
+    assert h.first_label == 5.0
+    with pytest.raises(RecordIOError, match="header says 3 labels"):
+        unpack_record(p[:30], "x.rec: record 1")
+
+
+def write_records(tmp_path, payloads, keys=None):
+    rec = tmp_path / "t.rec"
+    keys = list(range(len(payloads))) if keys is None else keys
+    with RecordIOWriter(rec) as w:
+        for k, p in zip(keys, payloads, strict=True):
+            w.write(k, p)
+    return rec
+
+
+def test_round_trip_with_magic_inside_payload(tmp_path):
+    payloads = [
+        b"plain",
+        b"abcd" + MAGIC_BYTES + b"efgh" + MAGIC_BYTES + b"ij",
+        MAGIC_BYTES * 3,
+        b"x" * 1001,
+    ]
+    rec = write_records(tmp_path, payloads)
+    raw = rec.read_bytes()
+    # the split record really is stored in several chunks (magic removed from the payload)
+    assert raw.count(MAGIC_BYTES) == 1 + 3 + 4 + 1
+    r = IndexedRecordIO(rec)
+    assert [r.read(k) for k in range(4)] == payloads
+    assert [p for _, p in r] == payloads
+    np.testing.assert_array_equal(scan_offsets(rec), r.offsets)
+
+
+def test_magic_inside_an_image_record_decodes(tmp_path):
+    img = encode(face_array(1))
+    # put the magic at an aligned position inside the JPEG's comment-free payload tail
+    payload = pack_record(2, img)
+    cut = (len(payload) // 2) & ~3
+    payload = payload[:cut] + MAGIC_BYTES + payload[cut + 4 :]
+    rec = write_records(tmp_path, [payload])
+    assert IndexedRecordIO(rec).read(0) == payload
+
+
+def test_writer_is_atomic_and_abort_leaves_nothing(tmp_path):
+    rec = tmp_path / "a.rec"
+    w = RecordIOWriter(rec)
+    w.write(0, b"abc")
+    assert not rec.exists() and not rec.with_suffix(".idx").exists()
+    assert (tmp_path / "a.rec.tmp").exists()
+    w.close()
+    assert rec.exists() and rec.with_suffix(".idx").exists()
+    assert not (tmp_path / "a.rec.tmp").exists()
+    with pytest.raises(RuntimeError), RecordIOWriter(tmp_path / "b.rec") as w2:
+        w2.write(0, b"abc")
+        raise RuntimeError("interrupted")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.idx", "a.rec"]
+
+
+def test_idx_format(tmp_path):
+    rec = write_records(tmp_path, [b"a", b"bbbbb", b""], keys=[5, 9, 2])
+    assert rec.with_suffix(".idx").read_text() == "5\t0\n9\t12\n2\t28\n"
+    keys, offsets = read_index(rec.with_suffix(".idx"))
+    assert keys.tolist() == [5, 9, 2] and offsets.tolist() == [0, 12, 28]
+
+
+def test_truncated_rec_names_the_file(tmp_path):
+    rec = write_records(tmp_path, [b"a" * 40, b"b" * 40])
+    rec.write_bytes(rec.read_bytes()[:-10])
+    r = IndexedRecordIO(rec)
+    assert r.read(0) == b"a" * 40
+    with pytest.raises(RecordIOError, match=r"t\.rec: record 1 .*truncated"):
+        r.read(1)
+    with pytest.raises(RecordIOError, match="truncated"):
+        scan_offsets(rec)
+
+
+def test_idx_past_end_names_the_idx(tmp_path):
+    rec = write_records(tmp_path, [b"a" * 40])
+    rec.with_suffix(".idx").write_text("0\t0\n1\t4000\n")
+    with pytest.raises(RecordIOError, match=r"t\.idx: key 1 points at offset 4000, past the end of .*t\.rec"):
+        IndexedRecordIO(rec)
+
+
+def test_bad_magic_names_the_file(tmp_path):
+    rec = tmp_path / "t.rec"
+    rec.write_bytes(b"\x00" * 64)
+    rec.with_suffix(".idx").write_text("0\t0\n")
+    with pytest.raises(RecordIOError, match=r"t\.rec: bad magic 0x00000000 at offset 0 \(record 0\)"):
+        IndexedRecordIO(rec).read(0)
+    # an .idx offset into the middle of a record
+    rec2 = write_records(tmp_path, [b"a" * 40])
+    rec2.with_suffix(".idx").write_text("0\t8\n")
+    with pytest.raises(RecordIOError, match="bad magic"):
+        IndexedRecordIO(rec2).read(0)
+
+
+def test_malformed_idx_and_missing_files(tmp_path):
+    rec = write_records(tmp_path, [b"a"])
+    rec.with_suffix(".idx").write_text("0\t0\nnonsense\n")
+    with pytest.raises(RecordIOError, match=r"t\.idx: line 2"):
+        IndexedRecordIO(rec)
+    with pytest.raises(RecordIOError, match="no such .rec"):
+        IndexedRecordIO(tmp_path / "missing.rec")
+    rec.with_suffix(".idx").unlink()
+    with pytest.raises(RecordIOError, match=r"t\.idx: no such \.idx"):
+        IndexedRecordIO(rec)
+
+
+def write_insightface(tmp_path, sizes, label_arrays=False, magic_in=()):
+    """insightface layout: header at 0, images 1..N, identity records N+1..N+C."""
+    rec = tmp_path / "train.rec"
+    n = sum(sizes)
+    expected = []
+    with RecordIOWriter(rec) as w:
+        w.write(0, pack_record([n + 1, n + 1 + len(sizes)], b""))
+        key = 1
+        for label, size in enumerate(sizes):
+            for _ in range(size):
+                arr = face_array(key)
+                img = encode(arr)
+                lab = [label, 0.5, 123] if label_arrays else label
+                payload = pack_record(lab, img, id=key)
+                if key in magic_in:
+                    # JPEG decoders ignore bytes after EOI: append an aligned magic word there
+                    payload += b"\0" * (-len(payload) % 4) + MAGIC_BYTES + b"tail"
+                w.write(key, payload)
+                expected.append((arr, label))
+                key += 1
+        start = 1
+        for label, size in enumerate(sizes):
+            w.write(n + 1 + label, pack_record([start, start + size], b""))
+            start += size
+    return rec, expected
+
+
+@pytest.mark.parametrize("label_arrays", [False, True])
+def test_insightface_layout(tmp_path, label_arrays):
+    rec, expected = write_insightface(tmp_path, [2, 3, 1], label_arrays=label_arrays, magic_in=(2,))
+    ds = RecordIODataset(rec, bad_file_policy="raise")
+    assert ds.layout.has_header and ds.layout.identity_ranges is not None
+    assert len(ds) == 6 and ds.num_classes == 3
+    assert ds.labels.tolist() == [0, 0, 1, 1, 1, 2]
+    for i, (arr, label) in enumerate(expected):
+        img, lab = ds[i]
+        assert img.dtype == torch.uint8 and img.shape == (3, 112, 112)
+        assert lab == label
+        assert np.abs(img.permute(1, 2, 0).numpy().astype(int) - arr).mean() < 3
+
+
+def test_labels_from_headers_when_identity_records_disagree(tmp_path):
+    rec, _ = write_insightface(tmp_path, [2, 2])
+    # rewrite the identity ranges so they no longer tile the image keys
+    with RecordIOWriter(tmp_path / "x.rec") as w:
+        r = IndexedRecordIO(rec)
+        for k in r.keys:
+            payload = r.read(int(k))
+            if k == 5:
+                payload = pack_record([1, 2], b"")
+            w.write(int(k), payload)
+    ds = RecordIODataset(tmp_path / "x.rec")
+    assert ds.layout.identity_ranges is None
+    assert ds.labels.tolist() == [0, 0, 1, 1]
+
+
+def test_headerless_shuffled_file(tmp_path):
+    rng = np.random.default_rng(0)
+    keys = rng.permutation(12).tolist()
+    rec = tmp_path / "shuf.rec"
+    expected = {}
+    with RecordIOWriter(rec) as w:
+        for k in keys:
+            label = k % 4
+            arr = face_array(k)
+            # im2rec multi-label records: flag > 0, first label is the class
+            lab = [label, 7.0] if k % 2 else label
+            w.write(k, pack_record(lab, encode(arr), id=k))
+            expected[k] = (arr, label)
+    ds = RecordIODataset(rec, bad_file_policy="raise")
+    assert not ds.layout.has_header
+    assert ds.keys.tolist() == keys  # file order
+    assert ds.labels.tolist() == [k % 4 for k in keys]
+    assert ds.num_classes == 4
+    for i, k in enumerate(keys):
+        img, lab = ds[i]
+        assert lab == expected[k][1]
+        assert np.abs(img.permute(1, 2, 0).numpy().astype(int) - expected[k][0]).mean() < 3
+
+
+def test_non_integer_label_is_an_error(tmp_path):
+    rec = write_records(tmp_path, [pack_record(1.5, encode(face_array(0)))])
+    with pytest.raises(RecordIOError, match=r"t\.rec: record 0 has label 1\.5"):
+        RecordIODataset(rec)
+
+
+def test_reader_pickles_without_its_map(tmp_path):
+    import pickle
+
+    rec = write_records(tmp_path, [b"abc"])
+    r = IndexedRecordIO(rec)
+    assert r.read(0) == b"abc"
+    r2 = pickle.loads(pickle.dumps(r))
+    assert r2._buf is None and r2.read(0) == b"abc"
