@@ -11,7 +11,7 @@ from data_helpers import encode, face_array
 from PIL import Image
 
 from clusterface.data import ImageDecodeError, decode_face, decode_image, read_face
-from clusterface.data.decode import _is_plain_jpeg, jpeg_components, pil_to_rgb
+from clusterface.data.decode import is_plain_jpeg, jpeg_components, pil_to_rgb
 
 
 def pil_reference(data: bytes) -> np.ndarray:
@@ -27,7 +27,7 @@ def close(a: np.ndarray, b: np.ndarray, tol: float = 2.0) -> bool:
 def test_rgb_jpeg_fast_path_agrees_with_pillow():
     arr = face_array(0)
     data = encode(arr)
-    assert _is_plain_jpeg(data) and jpeg_components(data) == 3
+    assert is_plain_jpeg(data) and jpeg_components(data) == 3
     out = decode_image(data)
     assert out.dtype == np.uint8 and out.shape == (112, 112, 3)
     assert close(out, pil_reference(data), 1.0)
@@ -74,7 +74,7 @@ def test_rgba_png_alpha_composited_on_black():
 def test_cmyk_jpeg():
     arr = face_array(4)
     data = encode(Image.fromarray(arr).convert("CMYK"))
-    assert jpeg_components(data) == 4 and not _is_plain_jpeg(data)
+    assert jpeg_components(data) == 4 and not is_plain_jpeg(data)
     assert close(decode_image(data), arr, 3.0)
 
 

@@ -65,7 +65,8 @@ def jpeg_components(data: bytes | memoryview) -> int | None:
     return None
 
 
-def _is_plain_jpeg(data: bytes | memoryview) -> bool:
+def is_plain_jpeg(data: bytes | memoryview) -> bool:
+    """A complete (EOI-terminated) 1- or 3-component JPEG: the OpenCV fast path decodes it exactly."""
     if len(data) < 4 or data[0] != 0xFF or data[1] != 0xD8:
         return False
     if data[-2] != 0xFF or data[-1] != 0xD9:  # maybe truncated: let Pillow decide and raise
@@ -97,6 +98,15 @@ def _composite_on_black(img: Image.Image) -> np.ndarray:
     return rgb.astype(np.uint8)
 
 
+def inspect_image(data: bytes | memoryview, name: str = "<bytes>") -> tuple[str, str, tuple[int, int]]:
+    """(format, mode, (width, height)) from the image header, without decoding the pixels."""
+    try:
+        with Image.open(io.BytesIO(bytes(data))) as img:
+            return str(img.format or "?"), str(img.mode), (int(img.width), int(img.height))
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
+        raise ImageDecodeError(f"{name}: not a readable image ({err})") from err
+
+
 def pil_to_rgb(img: Image.Image) -> np.ndarray:
     """A Pillow image in any mode to an 8-bit RGB ``(H, W, 3)`` array (orientation applied)."""
     img = ImageOps.exif_transpose(img) or img
@@ -119,7 +129,7 @@ def decode_image(data: bytes | memoryview, name: str = "<bytes>") -> np.ndarray:
 
     Raises :class:`ImageDecodeError` naming ``name`` when the bytes are not a readable image.
     """
-    if _is_plain_jpeg(data):
+    if is_plain_jpeg(data):
         rgb = _decode_cv2(data)
         if rgb is not None:
             return rgb
