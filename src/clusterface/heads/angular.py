@@ -1,4 +1,4 @@
-"""Numerically safe angular-margin arithmetic shared by the margin objects."""
+"""Numerically safe angular-margin arithmetic and normalisation shared by heads and losses."""
 
 from __future__ import annotations
 
@@ -40,3 +40,8 @@ def safe_acos(cos: torch.Tensor) -> torch.Tensor:
     """acos with its argument kept inside (-1, 1) so that the gradient stays finite."""
     eps = 1e-7 if cos.dtype == torch.float64 else 1e-6
     return torch.acos(cos.clamp(-1.0 + eps, 1.0 - eps))
+
+
+def at_least_float32(x: torch.Tensor) -> torch.Tensor:
+    """Upcast half/bfloat16 to float32; keep float32/float64 as they are."""
+    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x

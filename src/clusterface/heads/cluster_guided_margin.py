@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 
 from clusterface.heads.angular import cos_plus_margin
 from clusterface.heads.margin import Margin
-from clusterface.memory.class_centre_memory import ClassCentreMemory
+
+if TYPE_CHECKING:  # heads <-> memory would otherwise import each other
+    from clusterface.memory.class_centre_memory import ClassCentreMemory
 
 
 class ClusterGuidedMargin(Margin):

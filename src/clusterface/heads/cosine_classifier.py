@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from clusterface.heads.angular import l2_normalize
+from clusterface.heads.angular import at_least_float32, l2_normalize
 from clusterface.heads.margin import Margin
 
 
@@ -28,11 +28,11 @@ class CosineClassifier(nn.Module):
         return int(self.weight.shape[0])
 
     def cosine(self, embeddings: torch.Tensor, columns: torch.Tensor | None = None) -> torch.Tensor:
-        """(B, d) embeddings -> (B, K) float32 cosines to all classes or to ``columns`` (K,)."""
+        """(B, d) -> (B, K) cosines to all classes or to ``columns`` (K,); float32 (float64 stays float64)."""
         weight = self.weight if columns is None else self.weight.index_select(0, columns)
         with torch.autocast(embeddings.device.type, enabled=False):
-            x = l2_normalize(embeddings.float())
-            w = l2_normalize(weight.float())
+            x = l2_normalize(at_least_float32(embeddings))
+            w = l2_normalize(at_least_float32(weight)).to(x.dtype)
             return x @ w.t()
 
     def forward(

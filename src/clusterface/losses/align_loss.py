@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from clusterface.heads.angular import l2_normalize
+from clusterface.heads.angular import at_least_float32, l2_normalize
 
 
 class ClusterAlignLoss(nn.Module):
@@ -22,7 +22,7 @@ class ClusterAlignLoss(nn.Module):
         classes = classes[known[classes]]
         with torch.autocast(weight.device.type, enabled=False):
             if classes.numel() == 0:
-                return weight[:1].float().sum() * 0.0
-            w = l2_normalize(weight.index_select(0, classes).float())
-            c = centres.index_select(0, classes).detach().float()
+                return at_least_float32(weight[:1]).sum() * 0.0
+            w = l2_normalize(at_least_float32(weight.index_select(0, classes)))
+            c = centres.index_select(0, classes).detach().to(w.dtype)
             return (1.0 - (w * c).sum(dim=1)).mean()

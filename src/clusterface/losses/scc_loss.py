@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from clusterface.heads.angular import l2_normalize
+from clusterface.heads.angular import at_least_float32, l2_normalize
 
 
 class SCCLoss(nn.Module):
@@ -42,11 +42,11 @@ class SCCLoss(nn.Module):
         else:
             target = labels
         with torch.autocast(embeddings.device.type, enabled=False):
-            x = l2_normalize(embeddings.float())
-            c = centres.detach().float()
+            x = l2_normalize(at_least_float32(embeddings))
+            c = centres.detach().to(x.dtype)
             logits = x @ c.t()
             if self.adaptive:
-                logits = logits / temperatures.detach().float().unsqueeze(0)
+                logits = logits / temperatures.detach().to(x.dtype).unsqueeze(0)
             else:
                 logits = logits / self.temperature
             logits = logits.masked_fill(~known.unsqueeze(0), float("-inf"))

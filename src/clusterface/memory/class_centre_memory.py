@@ -95,9 +95,7 @@ class ClassCentreMemory(nn.Module):
         batch_counts = torch.bincount(inverse, minlength=classes.numel())
         if self.concentration_kind == "mean_distance":
             # distance to the centre as it stands before this batch (the batch mean if new)
-            reference = torch.where(
-                self.known[classes].unsqueeze(1), self.centres[classes], l2_normalize(batch_sums)
-            )
+            reference = torch.where(self.known[classes].unsqueeze(1), self.centres[classes], l2_normalize(batch_sums))
             distances = (z - reference[inverse]).norm(dim=1)
             self.window_distance_sums.index_add_(0, labels, distances)
         self.window_sums.index_add_(0, labels, z)

@@ -24,9 +24,7 @@ def concentration_rms(sums: torch.Tensor, counts: torch.Tensor, alpha: float = 1
     return spread / torch.log(n + alpha)
 
 
-def concentration_mean_distance(
-    distance_sums: torch.Tensor, counts: torch.Tensor, alpha: float = 10.0
-) -> torch.Tensor:
+def concentration_mean_distance(distance_sums: torch.Tensor, counts: torch.Tensor, alpha: float = 10.0) -> torch.Tensor:
     """PCL's phi as published: (1/n_k) sum_i ||z_i - c_k|| / log(n_k + alpha).
 
     distance_sums (C,) = sum over the window of ||z_i - c_k|| measured against the centre
