@@ -42,9 +42,12 @@ class DataConfig(Section):
 
     source: Literal["synth", "synth-disk", "folder", "recordio"] = "synth"
     path: Path | None = Field(None, description="image folder or .rec file (source folder/recordio)")
+    label_map: Path | None = Field(
+        None, description="source folder: JSON identity->label map to read (written when missing); None: sorted names"
+    )
     workers: int = Field(2, ge=0)
-    bad_file_policy: Literal["raise", "skip"] = "skip"
-    max_bad_fraction: float = Field(0.01, ge=0, le=1)
+    bad_file_policy: Literal["raise", "skip"] = Field("skip", description="bad image: skip (replace) or raise")
+    max_bad_fraction: float = Field(0.01, ge=0, le=1, description="skip policy: abort above this bad fraction")
 
 
 class ModelConfig(Section):
