@@ -38,7 +38,7 @@ class ClusteringOptions:
     num_clusters: int | None = None
     k: int = 20
     knn_method: KnnMethod = "exact"
-    min_samples: int = 2
+    min_samples: int = 3
     seed: int = 0
 
 

@@ -3,6 +3,7 @@
 from clusterface.evaluation.bin_eval import PairEvaluation, evaluate_bin, evaluate_pairs, score_bin
 from clusterface.evaluation.embedder import Embedder, OnnxEmbedder, TorchEmbedder, as_embedder, load_embedder
 from clusterface.evaluation.extract import extract_embeddings
+from clusterface.evaluation.ijb import IJBFormatError, IJBMeta, IJBResult, evaluate_ijb, read_ijb_meta
 from clusterface.evaluation.images import ImageDecodeError, decode_image, decode_images, read_images
 from clusterface.evaluation.verification import (
     DEFAULT_FARS,
@@ -24,6 +25,9 @@ __all__ = [
     "DEFAULT_THRESHOLDS",
     "DegenerateEmbeddingError",
     "Embedder",
+    "IJBFormatError",
+    "IJBMeta",
+    "IJBResult",
     "ImageDecodeError",
     "OnnxEmbedder",
     "PairEvaluation",
@@ -35,12 +39,14 @@ __all__ = [
     "decode_image",
     "decode_images",
     "evaluate_bin",
+    "evaluate_ijb",
     "evaluate_pairs",
     "extract_embeddings",
     "kfold_slices",
     "l2_normalize",
     "load_embedder",
     "pair_distances",
+    "read_ijb_meta",
     "read_images",
     "score_bin",
     "tar_at_far",
