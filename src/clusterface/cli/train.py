@@ -1,14 +1,77 @@
-"""`clusterface train` and `clusterface demo` (placeholders until the trainer lands)."""
+"""`clusterface train` (and `clusterface demo`, a placeholder until the lead's demo lands)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated, Optional
+
 import typer
 
+from clusterface.cli.common import ConfigOption, OverridesArgument, resolve_config
 
-def train_command() -> None:
-    """Train a model."""
-    typer.echo("train: not implemented yet", err=True)
-    raise typer.Exit(3)
+#: Exit code when training aborts on too many non-finite steps in a row.
+EXIT_NONFINITE = 4
+
+
+def train_command(
+    config: ConfigOption = None,
+    overrides: OverridesArgument = None,
+    out: Annotated[
+        Optional[Path],  # noqa: UP045 (typer needs Optional on 3.11)
+        typer.Option("--out", "-o", help="Run directory (default: train.out_dir)."),
+    ] = None,
+    resume: Annotated[
+        str,
+        typer.Option(help="'auto' (newest checkpoint of the run directory, if any), 'never', or a checkpoint path."),
+    ] = "auto",
+    eval_bin: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--eval-bin", help="Verification .bin for periodic evaluation (default: the data's test .bin)."),
+    ] = None,
+    progress: Annotated[bool, typer.Option(help="Progress bar / log lines.")] = True,
+) -> int:
+    """Train a model; writes config.yaml, checkpoints/, tb/ and metrics.json to the run directory.
+
+    Under torchrun (e.g. `torchrun --nproc-per-node 2 -m clusterface train ...`) it runs DDP;
+    train.batch_size is the global batch. Exit codes: 0 done, 130/143 stopped by SIGINT/SIGTERM
+    after writing a checkpoint (rerun the same command to resume), 4 too many non-finite steps.
+    """
+    from clusterface.training import (
+        NonFiniteLossError,
+        build_train_dataset,
+        init_distributed,
+        shutdown_distributed,
+        train,
+        verification_bin_path,
+    )
+
+    cfg = resolve_config(config, overrides)
+    if out is not None:
+        cfg.train.out_dir = out
+    ctx = init_distributed(cfg.train.device, cfg.train.dist_timeout_s)
+    try:
+        train_set = build_train_dataset(cfg)
+        bin_path = eval_bin or verification_bin_path(cfg)
+        evaluate_fn = None
+        if bin_path is not None and cfg.train.eval_every_epochs:
+            from clusterface.evaluation import evaluate_bin
+
+            def evaluate_fn(model):  # type: ignore[no-untyped-def]
+                results = evaluate_bin(model, bin_path, batch_size=cfg.eval.batch_size, flip=cfg.eval.flip,
+                                       progress=False)
+                return {k: v for k, v in results.items() if isinstance(v, int | float)}
+
+        try:
+            result = train(cfg, train_set, evaluate_fn=evaluate_fn, progress=progress and ctx.is_main,
+                           resume=None if resume == "never" else resume)
+        except NonFiniteLossError as err:
+            typer.echo(f"error: {err}", err=True)
+            return EXIT_NONFINITE
+    finally:
+        shutdown_distributed()
+    if ctx.is_main:
+        typer.echo(f"{result.status}: {result.global_step} steps, run directory {result.out_dir}")
+    return result.exit_code
 
 
 def demo_command() -> None:

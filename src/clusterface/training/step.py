@@ -79,14 +79,23 @@ class TrainStep:
                 g.copy_(flat[offset : offset + g.numel()].view_as(g))
                 offset += g.numel()
 
-    def __call__(self, images: torch.Tensor, labels: torch.Tensor, flip: torch.Tensor | None = None) -> StepOutput:
+    def _wants_momentum(self, step: int) -> bool:
+        if self.momentum_encoder is None:
+            return False
+        wants = getattr(self.objective, "wants_momentum", None)
+        return bool(wants(step)) if callable(wants) else True
+
+    def __call__(self, images: torch.Tensor, labels: torch.Tensor, flip: torch.Tensor | None = None,
+                 step: int = 0) -> StepOutput:
+        """Run optimiser step ``step`` (0-based global index) on this rank's batch (uint8 images, labels)."""
         ctx = self.ctx
         x = prepare_images(images, flip, ctx.device, self.channels_last)
         labels = labels.to(ctx.device, non_blocking=True).long()
         self.optimizer.zero_grad(set_to_none=True)
         with self._autocast():
             embeddings = self.model(x)
-        momentum = self.momentum_encoder(x).float() if self.momentum_encoder is not None else None
+        run_momentum = self._wants_momentum(step)
+        momentum = self.momentum_encoder(x).float() if run_momentum and self.momentum_encoder is not None else None
         embeddings = all_gather_with_grad(embeddings.float(), ctx)
         all_labels = all_gather_tensor(labels, ctx)
         if momentum is not None:
@@ -112,8 +121,11 @@ class TrainStep:
                 self.optimizer.step()
             if self.momentum_encoder is not None:
                 self.momentum_encoder.update(self.raw_model)
-            features = momentum if momentum is not None else embeddings.detach()
-            self.objective.update_memory(features, all_labels)  # type: ignore[operator]
+            # Memory features: the momentum encoder's when it ran this step; the detached online
+            # embeddings when there is no momentum encoder; none on steps the objective skips it.
+            if self.momentum_encoder is None or momentum is not None:
+                features = momentum if momentum is not None else embeddings.detach()
+                self.objective.update_memory(features, all_labels)  # type: ignore[operator]
         else:
             self.optimizer.zero_grad(set_to_none=True)
         if self.scaler is not None:

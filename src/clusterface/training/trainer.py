@@ -95,7 +95,9 @@ class Trainer:
         memory_format = torch.channels_last if cfg.model.channels_last else torch.contiguous_format
         self.model = model.to(ctx.device, memory_format=memory_format)  # type: ignore[call-overload]
         if objective_factory is None:
-            from clusterface.losses import build_objective as objective_factory
+            from clusterface.losses import build_objective
+
+            objective_factory = build_objective
         self.objective = objective_factory(cfg, num_classes_of(train_set)).to(ctx.device)
         self.momentum_encoder: Any = None
         if cfg.objective.use_momentum_encoder:
@@ -253,7 +255,7 @@ class Trainer:
                     t_data = time.perf_counter()
                     self.objective.set_progress(self.epoch + self.step_in_epoch / self.steps_per_epoch)  # type: ignore[operator]
                     flip = flip_mask(tc.seed, self.global_step, tc.batch_size, ctx) if tc.hflip else None
-                    out = self.step_fn(images, labels, flip)
+                    out = self.step_fn(images, labels, flip, step=self.global_step)
                     self.global_step += 1
                     self.step_in_epoch += 1
                     self.guard.record(out.applied, self.global_step)
