@@ -123,3 +123,13 @@ def test_errors_name_the_file(tmp_path):
         decode_image(b"not an image at all", "junk")
     with pytest.raises(ImageDecodeError, match="missing.png: cannot read"):
         read_face(tmp_path / "missing.png")
+
+
+@pytest.mark.parametrize("size", [112, 90, 150])
+def test_decode_face_fast_path_matches_general_path(size):
+    from clusterface.data.decode import resize_to, to_chw_tensor
+
+    data = encode(face_array(9, size=size))
+    assert is_plain_jpeg(data)
+    expected = to_chw_tensor(resize_to(decode_image(data), 112))
+    assert torch.equal(decode_face(data), expected)

@@ -271,3 +271,53 @@ def test_reader_pickles_without_its_map(tmp_path):
     assert r.read(0) == b"abc"
     r2 = pickle.loads(pickle.dumps(r))
     assert r2._buf is None and r2.read(0) == b"abc"
+
+
+def test_fast_index_parser_matches_line_parser(tmp_path):
+    from clusterface.data.recordio import _parse_index_fast, _parse_index_lines
+
+    rng = np.random.default_rng(0)
+    keys = rng.permutation(500) * 7 + 3
+    offsets = np.cumsum(rng.integers(4, 10**6, 500)) * 4
+    text = "".join(f"{k}\t{o}\n" for k, o in zip(keys, offsets, strict=True))
+    for variant in (text, text.rstrip("\n")):  # MXNet's exact format: the fast parser
+        fast = _parse_index_fast(variant.encode())
+        assert fast is not None
+        np.testing.assert_array_equal(fast[0], keys)
+        np.testing.assert_array_equal(fast[1], offsets)
+    for variant in (text.replace("\n", "\r\n"), "\n" + text.replace("\t", " ") + "\n\n"):
+        assert _parse_index_fast(variant.encode()) is None  # other spellings: the line parser
+        slow = _parse_index_lines(variant, tmp_path / "x.idx")
+        np.testing.assert_array_equal(slow[0], keys)
+        np.testing.assert_array_equal(slow[1], offsets)
+        (tmp_path / "x.idx").write_text(variant)
+        np.testing.assert_array_equal(read_index(tmp_path / "x.idx")[1], offsets)
+    for odd in ("1\t2\t3\n", "1\n2\n", "1 2 3 4\n", "-1\t5\n", "a\tb\n", "1\t\n", "\t1\n", "1\t2x\n"):
+        assert _parse_index_fast(odd.encode()) is None
+
+
+def test_sparse_keys_lookup(tmp_path):
+    keys = [10**12, 5, 77]
+    rec = write_records(tmp_path, [b"a", b"b", b"c"], keys=keys)
+    r = IndexedRecordIO(rec)
+    assert r._lookup.dense is None
+    assert [r.read(k) for k in keys] == [b"a", b"b", b"c"]
+    assert 6 not in r and 77 in r
+    assert r.positions(np.array([77, 6, 10**12])).tolist() == [2, -1, 0]
+    with pytest.raises(RecordIOError, match="no record with key 6"):
+        r.read(6)
+
+
+def test_record_split_inside_its_header(tmp_path):
+    # id == magic puts the magic word at payload offset 8: the record is split inside its header,
+    # so labels must come from the joined payload, not from the first chunk
+    rec = tmp_path / "split.rec"
+    with RecordIOWriter(rec) as w:
+        w.write(0, pack_record(3, encode(face_array(0)), id=MAGIC))
+        w.write(1, pack_record([1, 9.0], encode(face_array(1)), id=MAGIC))
+        w.write(2, pack_record(2, encode(face_array(2))))
+    ds = RecordIODataset(rec.with_suffix(".idx"), bad_file_policy="raise")  # the .idx path works too
+    assert ds.rec_path == rec
+    assert ds.labels.tolist() == [3, 1, 2]
+    assert ds.reader.read_header(0)[0].id == MAGIC
+    assert ds[0][0].shape == (3, 112, 112)

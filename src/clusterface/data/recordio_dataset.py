@@ -116,7 +116,10 @@ class RecordIODataset(FaceDataset):
     ) -> None:
         super().__init__(bad_file_policy, max_bad_fraction, image_size)
         self.rec_path = Path(rec_path)
-        self.reader = IndexedRecordIO(rec_path, idx_path)
+        if self.rec_path.suffix.lower() == ".idx":  # given the index: the .rec sits next to it
+            idx_path = self.rec_path if idx_path is None else idx_path
+            self.rec_path = self.rec_path.with_suffix(".rec")
+        self.reader = IndexedRecordIO(self.rec_path, idx_path)
         self.layout = detect_layout(self.reader)
         self.keys = self.layout.image_keys
         if len(self.keys) == 0:
