@@ -137,3 +137,22 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def ddp_worker(rank: int, world_size: int, port: int, out_dir: str, overrides: list[str]) -> None:
+    """torch.multiprocessing.spawn target: one gloo rank training on RandomFaces; rank 0 saves its losses."""
+    import os
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
+                      WORLD_SIZE=str(world_size), LOCAL_RANK=str(rank))
+    torch.set_num_threads(1)
+    from clusterface.training import init_distributed, shutdown_distributed, train
+
+    init_distributed("cpu", timeout_s=60)
+    try:
+        cfg = tiny_config(None, *overrides)
+        result = train(cfg, RandomFaces(n=64), out_dir=out_dir, progress=False, objective_factory=make_objective)
+        if rank == 0:
+            torch.save({"losses": result.losses}, Path(out_dir) / "losses.pt")
+    finally:
+        shutdown_distributed()
