@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import pickle
 
+import pytest
 from data_helpers import write_folder
 
 from clusterface.cli import main
@@ -93,3 +94,19 @@ def test_scan_pairs(tmp_path, capsys):
     pairs.write_text("1\t1\nid_00 0 1\nid_00 0 id_01 7\n")
     assert main(["data", "scan", str(pairs), "--no-progress"]) == 1
     assert "missing" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_parallel_scan_matches_sequential(tmp_path):
+    root = tmp_path / "f"
+    files = write_folder(root, [5, 4, 3, 2, 1])
+    files[3][0].write_bytes(b"garbage")
+    files[9][0].write_bytes(files[9][0].read_bytes()[:300])
+    seq = scan_path(root, workers=0)
+    par = scan_path(root, workers=2)
+    assert seq.to_dict() == par.to_dict()
+    assert [b.path for b in par.bad_files] == [str(files[3][0]), str(files[9][0])]
+    rec = tmp_path / "t.rec"
+    folder_to_recordio(root, rec, verify=False, progress=False)
+    assert scan_path(rec, workers=2).to_dict() == scan_path(rec).to_dict()
+    assert len(scan_path(rec, workers=2).bad_files) == 2

@@ -28,12 +28,15 @@ def scan_command(
         float, typer.Option(help="Training data is usable with at most this fraction of bad images.", min=0, max=1)
     ] = 0.01,
     quick: Annotated[bool, typer.Option("--quick", help="Read image headers only, without decoding pixels.")] = False,
+    workers: Annotated[int, typer.Option(help="Check images in this many processes (0: in this one).", min=0)] = 0,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> int:
     """Describe a dataset and list every bad file. Exit code 0: usable, 1: not usable."""
     from clusterface.data.scan import format_report, scan_path
 
-    report = scan_path(path, images, max_bad_fraction=max_bad_fraction, decode=not quick, progress=progress)
+    report = scan_path(
+        path, images, max_bad_fraction=max_bad_fraction, decode=not quick, progress=progress, workers=workers
+    )
     typer.echo(format_report(report))
     if json_out is not None:
         json_out.parent.mkdir(parents=True, exist_ok=True)

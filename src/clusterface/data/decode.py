@@ -24,7 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 IMAGE_SIZE = 112
 # Extensions an image folder may hold (lower case); anything else is ignored and reported.
@@ -36,6 +36,12 @@ _SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 
 class ImageDecodeError(ValueError):
     """An image that cannot be decoded; the message names the file (or record)."""
+
+
+def _reason(err: BaseException) -> str:
+    if isinstance(err, UnidentifiedImageError):  # its message shows a BytesIO address: useless
+        return "not a known image format, or the header is corrupt"
+    return str(err) or type(err).__name__
 
 
 def is_image_file(path: str | Path) -> bool:
@@ -104,7 +110,7 @@ def inspect_image(data: bytes | memoryview, name: str = "<bytes>") -> tuple[str,
         with Image.open(io.BytesIO(bytes(data))) as img:
             return str(img.format or "?"), str(img.mode), (int(img.width), int(img.height))
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
-        raise ImageDecodeError(f"{name}: not a readable image ({err})") from err
+        raise ImageDecodeError(f"{name}: not a readable image ({_reason(err)})") from err
 
 
 def pil_to_rgb(img: Image.Image) -> np.ndarray:
@@ -140,7 +146,7 @@ def decode_image(data: bytes | memoryview, name: str = "<bytes>") -> np.ndarray:
                 img.load()
                 rgb = pil_to_rgb(img)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
-        raise ImageDecodeError(f"{name}: cannot decode image ({err})") from err
+        raise ImageDecodeError(f"{name}: cannot decode image ({_reason(err)})") from err
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.shape[0] == 0 or rgb.shape[1] == 0:
         raise ImageDecodeError(f"{name}: decoded to an unusable shape {rgb.shape}")
     return np.ascontiguousarray(rgb, dtype=np.uint8)

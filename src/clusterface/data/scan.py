@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -94,30 +95,127 @@ def detect_format(path: str | Path) -> str:
     return "pairs"
 
 
-class _ImageChecker:
-    """Reads image headers (size, mode) and optionally decodes, collecting bad files."""
+@dataclass
+class _FileSource:
+    """Image files to check (picklable, so chunks can go to worker processes)."""
 
-    def __init__(self, report: ScanReport, decode: bool) -> None:
-        self.report = report
-        self.decode = decode
-        self.sizes: Counter[str] = Counter()
-        self.modes: Counter[str] = Counter()
+    paths: list[str]
 
-    def __call__(self, data: bytes, name: str) -> bool:
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def subset(self, lo: int, hi: int) -> _FileSource:
+        return _FileSource(self.paths[lo:hi])
+
+    def name(self, i: int) -> str:
+        return self.paths[i]
+
+    def read(self, i: int) -> bytes:
+        return Path(self.paths[i]).read_bytes()
+
+
+@dataclass
+class _RecordSource:
+    """Image records of a RecordIO file to check."""
+
+    reader: IndexedRecordIO
+    keys: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def subset(self, lo: int, hi: int) -> _RecordSource:
+        return _RecordSource(self.reader, self.keys[lo:hi])
+
+    def name(self, i: int) -> str:
+        return f"{self.reader.rec_path}: record {int(self.keys[i])}"
+
+    def read(self, i: int) -> bytes:
+        return unpack_record(self.reader.read(int(self.keys[i])), self.name(i))[1]
+
+
+@dataclass
+class _BytesSource:
+    """Encoded images held in memory (a ``.bin``)."""
+
+    images: list[bytes]
+    prefix: str
+    offset: int = 0
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def subset(self, lo: int, hi: int) -> _BytesSource:
+        return _BytesSource(self.images[lo:hi], self.prefix, self.offset + lo)
+
+    def name(self, i: int) -> str:
+        return f"{self.prefix}[{self.offset + i}]"
+
+    def read(self, i: int) -> bytes:
+        return self.images[i]
+
+
+_Source = _FileSource | _RecordSource | _BytesSource
+
+
+@dataclass
+class _CheckResult:
+    good: np.ndarray  # bool per item
+    bad: list[BadFile]
+    sizes: Counter[str]
+    modes: Counter[str]
+
+
+def _check_source(source: _Source, decode: bool) -> _CheckResult:
+    """Read every item's header (size, mode) and, with ``decode``, decode it; collect bad ones."""
+    good = np.zeros(len(source), dtype=bool)
+    bad: list[BadFile] = []
+    sizes: Counter[str] = Counter()
+    modes: Counter[str] = Counter()
+    for i in range(len(source)):
+        name = source.name(i)
         try:
+            data = source.read(i)
             fmt, mode, (w, h) = inspect_image(data, name)
-            if self.decode:
+            if decode:
                 decode_image(data, name)
-        except ImageDecodeError as err:
-            self.report.bad_files.append(BadFile(name, str(err).removeprefix(f"{name}: ")))
-            return False
-        self.sizes[f"{w}x{h}"] += 1
-        self.modes[f"{fmt} {mode}"] += 1
-        return True
+        except FileNotFoundError:
+            bad.append(BadFile(name, "missing"))
+            continue
+        except (ImageDecodeError, RecordIOError, OSError) as err:
+            bad.append(BadFile(name, str(err).removeprefix(f"{name}: ")))
+            continue
+        good[i] = True
+        sizes[f"{w}x{h}"] += 1
+        modes[f"{fmt} {mode}"] += 1
+    return _CheckResult(good, bad, sizes, modes)
 
-    def finish(self) -> None:
-        self.report.image_sizes = dict(self.sizes.most_common())
-        self.report.image_modes = dict(self.modes.most_common())
+
+def _run_checks(report: ScanReport, source: _Source, decode: bool, workers: int, show: bool) -> np.ndarray:
+    """Check every item (in ``workers`` processes when > 1), fill the report; returns the good mask."""
+    n = len(source)
+    chunk = max(1, min(2048, -(-n // max(1, 8 * workers))))
+    parts = [source.subset(lo, min(n, lo + chunk)) for lo in range(0, n, chunk)]
+    results: list[_CheckResult] = []
+    with tqdm(total=n, desc="scan", unit="img", disable=not show, leave=False) as bar:
+        if workers <= 1 or len(parts) <= 1:
+            for part in parts:
+                results.append(_check_source(part, decode))
+                bar.update(len(part))
+        else:
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                for result in pool.map(_check_source, parts, [decode] * len(parts)):
+                    results.append(result)
+                    bar.update(len(result.good))
+    sizes: Counter[str] = Counter()
+    modes: Counter[str] = Counter()
+    for r in results:
+        report.bad_files.extend(r.bad)
+        sizes.update(r.sizes)
+        modes.update(r.modes)
+    report.image_sizes = dict(sizes.most_common())
+    report.image_modes = dict(modes.most_common())
+    return np.concatenate([r.good for r in results]) if results else np.zeros(0, dtype=bool)
 
 
 def _class_stats(report: ScanReport, labels: np.ndarray) -> None:
@@ -143,29 +241,18 @@ def _training_verdict(report: ScanReport, max_bad_fraction: float) -> None:
         report.warnings.append(f"{len(report.bad_files)} bad images will be skipped (bad_file_policy=skip)")
 
 
-def _progress(items: Iterable, total: int, desc: str, show: bool) -> Iterable:  # type: ignore[type-arg]
-    return tqdm(items, total=total, desc=desc, unit="img", disable=not show, leave=False)
-
-
-def _scan_folder(report: ScanReport, root: Path, check: _ImageChecker, show: bool) -> None:
+def _scan_folder(report: ScanReport, root: Path, decode: bool, workers: int, show: bool) -> None:
     index = index_image_folder(root)
     report.ignored_files = [str(p) for p in index.ignored]
     if index.empty_identities:
         report.warnings.append(f"{len(index.empty_identities)} identity folders hold no images")
-    good = np.zeros(len(index.paths), dtype=bool)
-    for i, path in enumerate(_progress(index.paths, len(index.paths), "scan", show)):
-        try:
-            data = path.read_bytes()
-        except OSError as err:
-            report.bad_files.append(BadFile(str(path), f"cannot read ({err})"))
-            continue
-        good[i] = check(data, str(path))
+    good = _run_checks(report, _FileSource([str(p) for p in index.paths]), decode, workers, show)
     report.images = len(index.paths)
     _class_stats(report, index.labels[good])
     report.details["label_map"] = "label_map.json" if (root / "label_map.json").is_file() else "sorted folder names"
 
 
-def _scan_recordio(report: ScanReport, path: Path, check: _ImageChecker, show: bool) -> None:
+def _scan_recordio(report: ScanReport, path: Path, decode: bool, workers: int, show: bool) -> None:
     rec = path.with_suffix(".rec") if path.suffix.lower() == ".idx" else path
     reader = IndexedRecordIO(rec, default_idx_path(rec))
     report.path = str(rec)
@@ -176,38 +263,27 @@ def _scan_recordio(report: ScanReport, path: Path, check: _ImageChecker, show: b
         identity_records=0 if layout.identity_ranges is None else len(layout.identity_ranges),
     )
     labels = read_record_labels(reader, layout)
-    good = np.zeros(len(layout.image_keys), dtype=bool)
-    for i, key in enumerate(_progress(layout.image_keys, len(layout.image_keys), "scan", show)):
-        name = f"{rec}: record {int(key)}"
-        try:
-            _, image = unpack_record(reader.read(int(key)), name)
-        except RecordIOError as err:
-            report.bad_files.append(BadFile(name, str(err).removeprefix(f"{rec}: ")))
-            continue
-        good[i] = check(image, name)
+    good = _run_checks(report, _RecordSource(reader, layout.image_keys), decode, workers, show)
     report.images = len(layout.image_keys)
     _class_stats(report, labels[good])
 
 
-def _scan_bin(report: ScanReport, path: Path, check: _ImageChecker, show: bool) -> None:
+def _scan_bin(report: ScanReport, path: Path, decode: bool, workers: int, show: bool) -> None:
     vbin = load_bin(path)
-    for i, data in enumerate(_progress(vbin.images, len(vbin.images), "scan", show)):
-        check(data, f"{path}[{i}]")
+    _run_checks(report, _BytesSource(vbin.images, str(path)), decode, workers, show)
     report.images = len(vbin.images)
     report.pairs = len(vbin.issame)
     report.genuine_pairs = int(sum(vbin.issame))
 
 
-def _scan_pairs(report: ScanReport, path: Path, images_root: Path | None, check: _ImageChecker, show: bool) -> None:
+def _scan_pairs(
+    report: ScanReport, path: Path, images_root: Path | None, decode: bool, workers: int, show: bool
+) -> None:
     plist = read_pairs(path, images_root, check_files=False)
     report.details.update(layout=plist.layout, images_root=str(plist.images_root))
     report.pairs, report.genuine_pairs, report.folds = len(plist), int(plist.issame.sum()), plist.num_folds
     unique = sorted({p for pair in plist.pairs for p in (pair.path1, pair.path2)})
-    for p in _progress(unique, len(unique), "scan", show):
-        if not p.is_file():
-            report.bad_files.append(BadFile(str(p), "missing"))
-            continue
-        check(p.read_bytes(), str(p))
+    _run_checks(report, _FileSource([str(p) for p in unique]), decode, workers, show)
     report.images = len(unique)
     report.identities = len({p.parent.name for p in unique})
 
@@ -218,27 +294,30 @@ def scan_path(
     max_bad_fraction: float = 0.01,
     decode: bool = True,
     progress: bool = False,
+    workers: int = 0,
 ) -> ScanReport:
-    """Scan a dataset (format auto-detected) and return the report; never raises on bad data."""
+    """Scan a dataset (format auto-detected) and return the report; never raises on bad data.
+
+    ``workers`` > 1 checks the images in that many processes (chunks of up to 2,048 images).
+    """
     path = Path(path)
     fmt = detect_format(path)
     report = ScanReport(path=str(path), format=fmt)
     if not path.exists():
         report.problems.append(f"{path}: no such file or directory")
         return report
-    check = _ImageChecker(report, decode)
+    root = Path(images_root) if images_root else None
     scanners: dict[str, Callable[[], None]] = {
-        "image-folder": lambda: _scan_folder(report, path, check, progress),
-        "recordio": lambda: _scan_recordio(report, path, check, progress),
-        "bin": lambda: _scan_bin(report, path, check, progress),
-        "pairs": lambda: _scan_pairs(report, path, Path(images_root) if images_root else None, check, progress),
+        "image-folder": lambda: _scan_folder(report, path, decode, workers, progress),
+        "recordio": lambda: _scan_recordio(report, path, decode, workers, progress),
+        "bin": lambda: _scan_bin(report, path, decode, workers, progress),
+        "pairs": lambda: _scan_pairs(report, path, root, decode, workers, progress),
     }
     try:
         scanners[fmt]()
     except (RecordIOError, BinFormatError, PairsFormatError, LabelMapError, OSError) as err:
         report.problems.append(str(err))
         return report
-    check.finish()
     if fmt in ("image-folder", "recordio"):
         _training_verdict(report, max_bad_fraction)
     else:
