@@ -151,3 +151,13 @@ def test_folder_and_recordio_agree(tmp_path):
     assert recds.labels.tolist() == folder.labels.tolist()
     for i in range(len(folder)):
         assert torch.equal(folder[i][0], recds[i][0])
+
+
+def test_path_table_keeps_unusual_names(tmp_path):
+    from clusterface.data.image_folder import PathTable
+
+    root = tmp_path / "r"
+    names = [root / "Zoë Ünal" / "a b.jpg", root / "李" / "1.png", root / "x" / "sub" / "deep.jpeg"]
+    table = PathTable(root, names)
+    assert len(table) == 3 and table.tolist() == names and table[1] == names[1]
+    assert table.blob.dtype == np.uint8 and table.offsets.dtype == np.int64

@@ -80,3 +80,15 @@ def test_pairs_to_bin_round_trips_through_save_bin(tmp_path):
     assert np.array_equal(evaluator_decode(vbin.images[3]), decode_face(rgba_png).numpy())
     save_bin(tmp_path / "x.bin", vbin.images, vbin.issame)
     assert load_bin(tmp_path / "x.bin").issame == [True, False]
+
+
+def test_load_verification_set_by_path(tmp_path):
+    from clusterface.data import load_verification_set
+
+    root = tmp_path / "images"
+    lfw_folder(root)
+    (tmp_path / "pairs.txt").write_text("1\nAlice 1 2\nAlice 3 Bob 1\n")
+    from_pairs = load_verification_set(tmp_path / "pairs.txt")
+    save_bin(tmp_path / "v.bin", from_pairs.images, from_pairs.issame)
+    from_bin = load_verification_set(tmp_path / "v.bin")
+    assert from_bin == from_pairs and from_bin.issame == [True, False]

@@ -1,6 +1,7 @@
 """Data formats: .bin verification sets, image folders, RecordIO, pair lists."""
 
 from clusterface.data.bin_set import BinFormatError, VerificationBin, load_bin, loads_bin, save_bin
+from clusterface.data.convert import convert, folder_to_recordio, recordio_to_folder
 from clusterface.data.decode import (
     IMAGE_EXTENSIONS,
     IMAGE_SIZE,
@@ -19,6 +20,14 @@ from clusterface.data.image_folder import (
     load_label_map,
     save_label_map,
 )
+from clusterface.data.pairs import (
+    Pair,
+    PairList,
+    PairsFormatError,
+    load_verification_set,
+    pairs_to_bin,
+    read_pairs,
+)
 from clusterface.data.recordio import (
     IndexedRecordIO,
     RecordHeader,
@@ -29,6 +38,7 @@ from clusterface.data.recordio import (
     unpack_record,
 )
 from clusterface.data.recordio_dataset import RecordIODataset, detect_layout
+from clusterface.data.scan import ScanReport, scan_path
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -41,24 +51,35 @@ __all__ = [
     "ImageFolderDataset",
     "IndexedRecordIO",
     "LabelMapError",
+    "Pair",
+    "PairList",
+    "PairsFormatError",
     "RecordHeader",
     "RecordIODataset",
     "RecordIOError",
     "RecordIOWriter",
+    "ScanReport",
     "TooManyBadFilesError",
     "VerificationBin",
+    "convert",
     "decode_face",
     "decode_image",
     "detect_layout",
+    "folder_to_recordio",
     "index_image_folder",
     "is_image_file",
     "load_bin",
     "load_label_map",
+    "load_verification_set",
     "loads_bin",
     "pack_record",
+    "pairs_to_bin",
     "read_face",
     "read_index",
+    "read_pairs",
+    "recordio_to_folder",
     "save_bin",
     "save_label_map",
+    "scan_path",
     "unpack_record",
 ]

@@ -120,6 +120,31 @@ def index_image_folder(root: str | Path, label_map: str | Path | None = None) ->
     return FolderIndex(root, mapping, paths, np.asarray(labels, dtype=np.int64), ignored, empty)
 
 
+class PathTable:
+    """Many paths under one root, stored as one byte buffer + offsets (numpy).
+
+    A list of millions of ``Path`` objects costs ~1 GB and, because reading an object touches its
+    reference count, is copied page by page into every forked DataLoader worker; two numpy
+    arrays are neither (https://github.com/pytorch/pytorch/issues/13246).
+    """
+
+    def __init__(self, root: Path, paths: list[Path]) -> None:
+        self.root = root
+        encoded = [os.fsencode(p.relative_to(root)) for p in paths]
+        self.offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+        np.cumsum([len(e) for e in encoded], out=self.offsets[1:])
+        self.blob = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def __getitem__(self, i: int) -> Path:
+        return self.root / os.fsdecode(self.blob[self.offsets[i] : self.offsets[i + 1]].tobytes())
+
+    def tolist(self) -> list[Path]:
+        return [self[i] for i in range(len(self))]
+
+
 class ImageFolderDataset(FaceDataset):
     """Faces from ``root/<identity>/*``: items ``(uint8 (3, 112, 112) RGB, label)``.
 
@@ -136,21 +161,31 @@ class ImageFolderDataset(FaceDataset):
         image_size: int = IMAGE_SIZE,
     ) -> None:
         super().__init__(bad_file_policy, max_bad_fraction, image_size)
-        self.index = index_image_folder(root, label_map)
-        self.root = self.index.root
-        if not self.index.paths:
+        index = index_image_folder(root, label_map)
+        self.root = index.root
+        if not index.paths:
             raise FileNotFoundError(f"{self.root}: no images found under <identity>/ folders")
-        self.paths = self.index.paths
-        self.labels = self.index.labels
-        self.num_classes = self.index.num_classes
-        self.label_map = self.index.label_map
-        self.ignored = self.index.ignored
+        self.path_table = PathTable(index.root, index.paths)
+        self.labels = index.labels
+        self.num_classes = index.num_classes
+        self.label_map = index.label_map
+        self.ignored = index.ignored
+        self.empty_identities = index.empty_identities
+
+    @property
+    def paths(self) -> list[Path]:
+        """Every image path, in item order (built on demand)."""
+        return self.path_table.tolist()
+
+    def path(self, index: int) -> Path:
+        """The file of item ``index``."""
+        return self.path_table[index]
 
     def describe(self, index: int) -> str:
-        return str(self.paths[index])
+        return str(self.path_table[index])
 
     def _read(self, index: int) -> tuple[torch.Tensor, int]:
-        return read_face(self.paths[index], self.image_size), int(self.labels[index])
+        return read_face(self.path_table[index], self.image_size), int(self.labels[index])
 
     def save_label_map(self, path: str | Path) -> Path:
         """Persist this dataset's identity -> label map (e.g. into a run directory)."""

@@ -187,3 +187,14 @@ def pairs_to_bin(
                 cache[path] = _as_evaluable_bytes(path, size)
             images.append(cache[path])
     return VerificationBin(images, [p.issame for p in plist.pairs])
+
+
+def load_verification_set(path: str | Path, images_root: str | Path | None = None) -> VerificationBin:
+    """A verification set given by path: an insightface ``.bin``, or a pair list over an image folder
+    (``images_root``, default ``./images`` next to it), as a :class:`VerificationBin`."""
+    from clusterface.data.bin_set import load_bin
+
+    path = Path(path)
+    if path.suffix.lower() == ".bin":
+        return load_bin(path)
+    return pairs_to_bin(path, images_root)

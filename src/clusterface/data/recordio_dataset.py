@@ -102,8 +102,9 @@ class RecordIODataset(FaceDataset):
 
     Reads insightface's layout (header record 0, label arrays -> first label) and header-less
     im2rec files (any key order). The ``.rec`` is memory-mapped once per process, so the dataset
-    is safe to use with DataLoader workers. ``identities`` holds names from ``train.label_map.json``
-    when ``data convert`` wrote one, else None.
+    is safe to use with DataLoader workers. ``label_map`` holds the identity names of
+    ``train.label_map.json`` when ``data convert`` wrote one, else None. ``rec_path`` may also be
+    the ``.idx``.
     """
 
     def __init__(
