@@ -31,6 +31,7 @@ class SynthConfig(Section):
     images_min: int = Field(2, ge=1)
     images_median: int = Field(20, ge=1)
     images_max: int = Field(200, ge=1)
+    images_spread: float = Field(0.8, ge=0, description="log-normal sigma of images per identity (long tail)")
     lookalike_fraction: float = Field(0.15, ge=0, le=1, description="identities drawn as siblings of another")
     label_noise: float = Field(0.0, ge=0, lt=1, description="fraction of train images filed under a wrong identity")
     impostor_lookalike_fraction: float = Field(0.3, ge=0, le=1, description="impostor pairs from look-alike families")

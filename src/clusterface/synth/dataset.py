@@ -1,0 +1,49 @@
+"""SynthFaces as a torch ``Dataset`` rendered on the fly (no disk).
+
+Items are ``(image uint8 (3, 112, 112) RGB, label)``, the same pixels as the files that
+:func:`generate_dataset` writes (rendered, JPEG-encoded at the image's quality, decoded).
+Labels are the sorted index of the identity folder that holds the image (so label noise
+is included exactly as on disk).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from clusterface.config.schema import SynthConfig
+from clusterface.synth.plan import ImageRecord, build_plan
+from clusterface.synth.render import decode_jpeg
+from clusterface.synth.sampling import render_record
+
+
+class SynthFacesDataset(Dataset[tuple[torch.Tensor, int]]):
+    """On-the-fly SynthFaces split (``"train"`` or ``"test"``, the clustering set)."""
+
+    def __init__(self, cfg: SynthConfig, split: str = "train") -> None:
+        if split not in ("train", "test"):
+            raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+        self.cfg = cfg
+        self.split = split
+        plan = build_plan(cfg)
+        self.records: tuple[ImageRecord, ...] = plan.train if split == "train" else plan.test
+        ids = plan.train_ids if split == "train" else plan.test_ids
+        self.identities = ids  # label k is identity ids[k]
+        index = {int(i): k for k, i in enumerate(ids.tolist())}
+        self.labels = np.array([index[r.folder] for r in self.records], np.int64)
+        self.true_labels = np.array([index.get(r.identity, -1) for r in self.records], np.int64)
+        self.num_classes = len(ids)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def jpeg(self, i: int) -> bytes:
+        """The encoded image ``i`` (what the disk writer stores)."""
+        out = render_record(self.cfg, self.records[i])
+        assert out.jpeg is not None
+        return out.jpeg
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        rgb = decode_jpeg(self.jpeg(i))
+        return torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1))), int(self.labels[i])

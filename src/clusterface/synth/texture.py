@@ -1,0 +1,386 @@
+"""Face texture of SynthFaces: skin, eyes, brows, lips, marks and facial hair in head-frame (x, y).
+
+The texture is an image over the head's front projection; the renderer samples it at each
+visible surface point's head-frame (x, y), so everything painted here follows the 3D head
+(foreshortening, hidden far side). The static part (skin, marks, facial hair, wrinkles) is
+drawn once per identity; eyes, brows and mouth are redrawn per image for the expression.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from clusterface.synth.identity import Identity
+
+# texture extent in head-frame units and resolution (texels per unit)
+TEX_X0, TEX_X1, TEX_Y0, TEX_Y1 = -1.15, 1.15, -1.5, 1.2
+TEX_PER_UNIT = 72.0
+TEX_W = round((TEX_X1 - TEX_X0) * TEX_PER_UNIT)
+TEX_H = round((TEX_Y1 - TEX_Y0) * TEX_PER_UNIT)
+_SHIFT = 4
+_ONE = 1 << _SHIFT
+_AA = cv2.LINE_AA
+
+
+def tex_coords(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Head-frame (x, y) -> texel coordinates (float32, for cv2.remap)."""
+    return ((x - TEX_X0) * TEX_PER_UNIT).astype(np.float32), ((TEX_Y1 - y) * TEX_PER_UNIT).astype(np.float32)
+
+
+def _pts(xy: np.ndarray) -> np.ndarray:
+    """Head-frame points (N, 2) -> fixed-point texel polyline for cv2 (shift=_SHIFT)."""
+    u = (xy[:, 0] - TEX_X0) * TEX_PER_UNIT * _ONE
+    v = (TEX_Y1 - xy[:, 1]) * TEX_PER_UNIT * _ONE
+    return np.round(np.stack([u, v], 1)).astype(np.int32).reshape(-1, 1, 2)
+
+
+def _c(x: float, y: float) -> tuple[int, int]:
+    return round((x - TEX_X0) * TEX_PER_UNIT * _ONE), round((TEX_Y1 - y) * TEX_PER_UNIT * _ONE)
+
+
+def _r(r: float) -> int:
+    return max(1, round(r * TEX_PER_UNIT * _ONE))
+
+
+def _col(rgb: np.ndarray) -> tuple[float, float, float]:
+    return float(rgb[0]), float(rgb[1]), float(rgb[2])
+
+
+def _blend_mask(tex: np.ndarray, colour: np.ndarray, mask: np.ndarray) -> None:
+    """tex <- tex * (1 - mask) + colour * mask, mask float32 (H, W) in [0, 1]."""
+    m = mask[..., None]
+    tex *= 1.0 - m
+    tex += m * colour.astype(np.float32)
+
+
+def _soft_mask(draw: list[np.ndarray], blur: float) -> np.ndarray:
+    mask: np.ndarray = np.zeros((TEX_H, TEX_W), np.float32)
+    cv2.fillPoly(mask, draw, 1.0, _AA, _SHIFT)
+    if blur > 0:
+        mask = cv2.GaussianBlur(mask, (0, 0), blur * TEX_PER_UNIT)
+    return mask
+
+
+def _low_freq_noise(rng: np.random.Generator, cells: int, shape: tuple[int, int]) -> np.ndarray:
+    grid = rng.standard_normal((cells, cells)).astype(np.float32)
+    return cv2.resize(grid, (shape[1], shape[0]), interpolation=cv2.INTER_CUBIC)
+
+
+_STATIC_CACHE: dict[tuple[int, int, bytes], np.ndarray] = {}
+
+
+def static_texture(ident: Identity, seed: int) -> np.ndarray:
+    """Identity-level skin texture (float32 (TEX_H, TEX_W, 3) RGB); cached per process."""
+    key = (seed, ident.index, ident.genes.tobytes())
+    cached = _STATIC_CACHE.get(key)
+    if cached is not None:
+        return cached
+    if len(_STATIC_CACHE) > 256:
+        _STATIC_CACHE.clear()
+    tex = _draw_static(ident, np.random.default_rng([seed, 7, ident.index]))
+    _STATIC_CACHE[key] = tex
+    return tex
+
+
+def _draw_static(ident: Identity, rng: np.random.Generator) -> np.ndarray:
+    skin = ident.skin
+    tex = np.empty((TEX_H, TEX_W, 3), np.float32)
+    tex[:] = skin
+    # blotchy low-frequency skin variation
+    tex *= (1.0 + 0.035 * _low_freq_noise(rng, 6, (TEX_H, TEX_W)))[..., None]
+    old = float(np.clip((ident.age - 40) / 40, 0, 1))
+    ex, ey = ident.eye_x, ident.eye_y
+    # eye sockets: darker and slightly cooler around the eyes, under-eye shadow with age
+    sockets = [
+        np.asarray(
+            cv2.ellipse2Poly(
+                (int((s * ex - TEX_X0) * TEX_PER_UNIT), int((TEX_Y1 - ey - 0.01) * TEX_PER_UNIT)),
+                (int(0.2 * TEX_PER_UNIT), int(0.11 * TEX_PER_UNIT)),
+                0,
+                0,
+                360,
+                10,
+            )
+        ).reshape(-1, 1, 2)
+        * _ONE
+        for s in (-1, 1)
+    ]
+    mask = _soft_mask([p.astype(np.int32) for p in sockets], 0.05)
+    tex *= (1.0 - (0.16 + 0.1 * old) * mask)[..., None]
+    # cheeks: blush
+    blush: np.ndarray = np.zeros((TEX_H, TEX_W), np.float32)
+    for s in (-1, 1):
+        cv2.circle(blush, _c(s * 0.5, -0.35), _r(0.18), 1.0, -1, _AA, _SHIFT)
+    blush = cv2.GaussianBlur(blush, (0, 0), 0.1 * TEX_PER_UNIT)
+    tex += (blush * (0.02 + 0.06 * ident.blush))[..., None] * np.array([1.0, -0.3, -0.3], np.float32)
+    # nose base: alar shadows and nostrils
+    ny = ident.nose_c[1] - ident.nose_r[1] * 0.78
+    nw = ident.nose_r[0]
+    shade: np.ndarray = np.zeros((TEX_H, TEX_W), np.float32)
+    for s in (-1, 1):
+        cv2.ellipse(shade, _c(s * nw * 0.85, ny + 0.03), (_r(0.04), _r(0.06)), 0, 0, 360, 0.5, -1, _AA, _SHIFT)
+        cv2.ellipse(shade, _c(s * nw * 0.45, ny - 0.015), (_r(0.035), _r(0.018)), s * 15, 0, 360, 1.0, -1, _AA, _SHIFT)
+    shade = cv2.GaussianBlur(shade, (0, 0), 0.008 * TEX_PER_UNIT)
+    tex *= (1.0 - 0.55 * shade)[..., None]
+    # age: forehead lines, nasolabial folds, crow's feet
+    if old > 0:
+        lines: np.ndarray = np.zeros((TEX_H, TEX_W), np.float32)
+        for k in range(3):
+            y = 0.5 + 0.08 * k
+            xs = np.linspace(-0.45, 0.45, 9)
+            pts = np.stack([xs, y + 0.02 * np.cos(xs * 3)], 1)
+            cv2.polylines(lines, [_pts(pts)], False, 1.0, 1, _AA, _SHIFT)
+        for s in (-1, 1):
+            pts = np.array(
+                [
+                    [s * (nw + 0.05), ny + 0.05],
+                    [s * (nw + 0.14), ny - 0.15],
+                    [s * (ident.mouth_w + 0.05), ident.mouth_y - 0.05],
+                ]
+            )
+            cv2.polylines(lines, [_pts(pts)], False, 1.0, 2, _AA, _SHIFT)
+            for d in (-0.04, 0.0, 0.04):
+                pts = np.array([[s * (ex + ident.eye_w + 0.03), ey + d], [s * (ex + ident.eye_w + 0.11), ey + 2 * d]])
+                cv2.polylines(lines, [_pts(pts)], False, 1.0, 1, _AA, _SHIFT)
+        lines = cv2.GaussianBlur(lines, (0, 0), 0.006 * TEX_PER_UNIT)
+        tex *= (1.0 - 0.3 * old * lines)[..., None]
+    # freckles and moles
+    if ident.freckles > 0:
+        n = int(40 + 140 * ident.freckles)
+        fx = rng.normal(0, 0.32, n)
+        fy = rng.normal(-0.2, 0.12, n)
+        dots: np.ndarray = np.zeros((TEX_H, TEX_W), np.float32)
+        for x, y in zip(fx, fy, strict=True):
+            cv2.circle(dots, _c(x, y), _r(0.009), float(rng.uniform(0.3, 1.0)), -1, _AA, _SHIFT)
+        tex *= (1.0 - 0.3 * dots)[..., None]
+    for _ in range(ident.moles):
+        x, y = rng.uniform(-0.65, 0.65), rng.uniform(-0.95, 0.6)
+        r = rng.uniform(0.012, 0.022)
+        cv2.circle(tex, _c(x, y), _r(r), _col(skin * 0.45), -1, _AA, _SHIFT)
+    # facial hair
+    if ident.facial_hair != "none":
+        _draw_facial_hair(tex, ident, rng)
+    return np.clip(tex, 0.0, 1.0)
+
+
+def _draw_facial_hair(tex: np.ndarray, ident: Identity, rng: np.random.Generator) -> None:
+    my, mw = ident.mouth_y, ident.mouth_w
+    ny = ident.nose_c[1] - ident.nose_r[1] * 0.78
+    polys: list[np.ndarray] = []
+    kind = ident.facial_hair
+    moustache = np.array(
+        [
+            [-mw - 0.03, my - 0.02],
+            [-0.12, ny - 0.04],
+            [0.12, ny - 0.04],
+            [mw + 0.03, my - 0.02],
+            [mw * 0.6, my + ident.lip_upper + 0.005],
+            [-mw * 0.6, my + ident.lip_upper + 0.005],
+        ]
+    )
+    if kind in ("moustache", "goatee", "beard", "stubble"):
+        polys.append(moustache)
+    if kind in ("goatee", "beard", "stubble"):
+        polys.append(
+            np.array(
+                [
+                    [-mw - 0.03, my + 0.01],
+                    [-mw - 0.06, my - 0.25],
+                    [-0.2, -1.45],
+                    [0.2, -1.45],
+                    [mw + 0.06, my - 0.25],
+                    [mw + 0.03, my + 0.01],
+                    [0, my - ident.lip_lower - 0.02],
+                ]
+            )
+        )
+    if kind in ("beard", "stubble"):
+        for s in (-1, 1):
+            polys.append(
+                np.array(
+                    [
+                        [s * 0.93, 0.0],
+                        [s * 0.95, -0.6],
+                        [s * 0.6, -1.4],
+                        [s * 0.15, -1.45],
+                        [s * (mw + 0.04), my - 0.05],
+                        [s * (mw + 0.1), ny - 0.05],
+                        [s * 0.75, -0.1],
+                    ]
+                )
+            )
+    mask = _soft_mask([_pts(p) for p in polys], 0.025)
+    # cut the lips out
+    lips = np.zeros_like(mask)
+    cv2.ellipse(lips, _c(0, my), (_r(mw * 0.95), _r(0.045)), 0, 0, 360, 1.0, -1, _AA, _SHIFT)
+    mask *= 1.0 - lips
+    grain = rng.random((TEX_H, TEX_W)).astype(np.float32)
+    if kind == "stubble":
+        mask *= (grain < 0.55).astype(np.float32) * 0.55 * ident.facial_hair_density
+    else:
+        mask *= (0.55 + 0.45 * grain) * ident.facial_hair_density
+    _blend_mask(tex, ident.hair * 0.9, mask)
+
+
+def _lid_curves(ident: Identity, side: int, gaze_closed: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Upper and lower lid polylines (head frame) of one eye, from inner to outer corner."""
+    cx, cy = side * ident.eye_x, ident.eye_y
+    w, h = ident.eye_w, ident.eye_h
+    t = np.linspace(0.0, 1.0, 11)
+    x = cx + side * w * (2 * t - 1)
+    base = cy - 0.25 * ident.eye_tilt + ident.eye_tilt * t
+    # eye_shape moves the upper lid's highest point between inner and outer side
+    skew = 0.35 + 0.3 * ident.eye_shape
+    bump = np.sin(np.pi * t ** (np.log(0.5) / np.log(skew))) ** 0.85
+    if gaze_closed:
+        upper = base - 0.2 * h * bump
+        return np.stack([x, upper], 1), np.stack([x, upper], 1)
+    upper = base + h * bump
+    lower = base - 0.55 * h * np.sin(np.pi * t) ** 1.1
+    return np.stack([x, upper], 1), np.stack([x, lower], 1)
+
+
+def face_texture(
+    ident: Identity,
+    seed: int,
+    smile: float,
+    mouth_open: float,
+    eyes_closed: bool,
+    brows_raised: float,
+    gaze: tuple[float, float],
+    mask_colour: np.ndarray | None = None,
+) -> np.ndarray:
+    """The identity's texture with this image's expression painted on (float32 (H, W, 3))."""
+    tex = static_texture(ident, seed).copy()
+    dark = ident.skin * 0.25
+    # eyes
+    eye_mask: np.ndarray = np.zeros((TEX_H, TEX_W), np.float32)
+    eyes = tex.copy()
+    lids = []
+    for side in (-1, 1):
+        upper, lower = _lid_curves(ident, side, eyes_closed)
+        lids.append((upper, lower))
+        if eyes_closed:
+            continue
+        cv2.fillPoly(eye_mask, [_pts(np.vstack([upper, lower[::-1]]))], 1.0, _AA, _SHIFT)
+        cx = side * ident.eye_x + gaze[0] * ident.eye_w * 0.45
+        cy = ident.eye_y + gaze[1] * ident.eye_h + 0.1 * ident.eye_tilt
+        sclera = np.array([0.92, 0.88, 0.85], np.float32) * (0.85 + 0.15 * ident.skin.mean())
+        cv2.ellipse(
+            eyes,
+            _c(side * ident.eye_x, ident.eye_y),
+            (_r(ident.eye_w * 1.2), _r(ident.eye_h * 1.5)),
+            0,
+            0,
+            360,
+            _col(sclera),
+            -1,
+            _AA,
+            _SHIFT,
+        )
+        cv2.circle(eyes, _c(cx, cy), _r(ident.iris_r), _col(ident.iris * 0.6), -1, _AA, _SHIFT)
+        cv2.circle(eyes, _c(cx, cy), _r(ident.iris_r * 0.82), _col(ident.iris), -1, _AA, _SHIFT)
+        cv2.circle(eyes, _c(cx, cy), _r(ident.iris_r * 0.42), (0.03, 0.03, 0.03), -1, _AA, _SHIFT)
+        cv2.circle(eyes, _c(cx + 0.012, cy + 0.014), _r(0.009), (0.95, 0.95, 0.95), -1, _AA, _SHIFT)
+    _blend_mask(tex, np.zeros(3, np.float32), eye_mask)
+    tex += eyes * eye_mask[..., None]
+    lash = 2 if ident.sex < 0.5 else 1
+    for upper, lower in lids:
+        # upper-lid shadow, lash line, crease
+        cv2.polylines(tex, [_pts(upper)], False, _col(dark), lash + 1, _AA, _SHIFT)
+        crease = upper + np.array([0.0, 0.035 + 0.025 * ident.eyelid])
+        cv2.polylines(tex, [_pts(crease[2:-1])], False, _col(ident.skin * 0.72), 1, _AA, _SHIFT)
+        if not eyes_closed:
+            cv2.polylines(tex, [_pts(lower)], False, _col(ident.skin * 0.6), 1, _AA, _SHIFT)
+    # brows
+    for side in (-1, 1):
+        inner = side * (ident.eye_x - ident.brow_len * 0.5)
+        outer = side * (ident.eye_x + ident.brow_len * 0.6)
+        t = np.linspace(0, 1, 9)
+        x = inner + (outer - inner) * t
+        y = (
+            ident.eye_y
+            + ident.brow_gap
+            + 0.06 * brows_raised
+            + ident.brow_angle * t
+            + ident.brow_arch * np.sin(np.pi * t * 0.8)
+        )
+        th = ident.brow_thick * (1.0 - 0.55 * t)
+        poly = np.vstack([np.stack([x, y + th * 0.55], 1), np.stack([x, y - th * 0.45], 1)[::-1]])
+        cv2.fillPoly(tex, [_pts(poly)], _col(0.2 * ident.skin + 0.8 * ident.brow), _AA, _SHIFT)
+    # mouth
+    _draw_mouth(tex, ident, smile, mouth_open)
+    if mask_colour is not None:
+        my = ident.nose_c[1]
+        poly = np.array(
+            [
+                [-1.0, my + 0.02],
+                [-0.2, my + 0.1],
+                [0.2, my + 0.1],
+                [1.0, my + 0.02],
+                [0.95, -0.7],
+                [0.5, -1.35],
+                [0, -1.5],
+                [-0.5, -1.35],
+                [-0.95, -0.7],
+            ]
+        )
+        cv2.fillPoly(tex, [_pts(poly)], _col(mask_colour), _AA, _SHIFT)
+        for k in range(3):
+            yy = my - 0.2 - 0.17 * k
+            cv2.polylines(
+                tex,
+                [_pts(np.array([[-0.7, yy], [0.0, yy - 0.03], [0.7, yy]]))],
+                False,
+                _col(mask_colour * 0.8),
+                1,
+                _AA,
+                _SHIFT,
+            )
+    return tex
+
+
+def _draw_mouth(tex: np.ndarray, ident: Identity, smile: float, mouth_open: float) -> None:
+    mw = ident.mouth_w * (1.0 + 0.18 * smile)
+    my = ident.mouth_y
+    lift = ident.mouth_curve + 0.05 * smile
+    t = np.linspace(-1.0, 1.0, 15)
+    x = mw * t
+    mid = my + lift * t**2
+    gap = 0.07 * mouth_open + 0.015 * smile * (mouth_open > 0)
+    envelope = np.sqrt(np.clip(1 - t**2, 0, 1))
+    bow = 1.0 - 0.25 * np.exp(-((t / 0.12) ** 2)) + 0.1 * np.exp(-(((np.abs(t) - 0.3) / 0.15) ** 2))
+    top = mid + gap * 0.5 * envelope + ident.lip_upper * envelope**0.7 * bow
+    upper_inner = mid + gap * 0.5 * envelope
+    lower_inner = mid - gap * 0.5 * envelope
+    bottom = mid - gap * 0.5 * envelope - ident.lip_lower * envelope**0.8 * (1 - 0.3 * smile)
+    if gap > 0.004:
+        inner = np.vstack([np.stack([x, upper_inner], 1), np.stack([x, lower_inner], 1)[::-1]])
+        cv2.fillPoly(tex, [_pts(inner)], (0.12, 0.04, 0.04), _AA, _SHIFT)
+        teeth = np.vstack(
+            [np.stack([x * 0.8, upper_inner], 1), np.stack([x * 0.8, upper_inner - 0.45 * gap * envelope], 1)[::-1]]
+        )
+        cv2.fillPoly(tex, [_pts(teeth)], (0.85, 0.82, 0.75), _AA, _SHIFT)
+    lip = ident.lip
+    cv2.fillPoly(
+        tex,
+        [_pts(np.vstack([np.stack([x, top], 1), np.stack([x, upper_inner], 1)[::-1]]))],
+        _col(lip * 0.9),
+        _AA,
+        _SHIFT,
+    )
+    cv2.fillPoly(
+        tex, [_pts(np.vstack([np.stack([x, lower_inner], 1), np.stack([x, bottom], 1)[::-1]]))], _col(lip), _AA, _SHIFT
+    )
+    cv2.polylines(tex, [_pts(np.stack([x, mid], 1))], False, _col(lip * 0.45), 1, _AA, _SHIFT)
+    # lower-lip highlight
+    cv2.polylines(
+        tex,
+        [_pts(np.stack([x[4:-4] * 0.8, (lower_inner + bottom)[4:-4] * 0.5], 1))],
+        False,
+        _col(np.minimum(lip * 1.15, 1)),
+        1,
+        _AA,
+        _SHIFT,
+    )

@@ -1,0 +1,260 @@
+"""Write a SynthFaces dataset to disk: image folders, verification pairs, contact sheet, manifest.
+
+Layout of ``cfg.root``::
+
+    train/<identity>/<n>.jpg          image folder (label = sorted identity-folder index)
+    test/images/<identity>/<n>.jpg    clustering set: all test images
+    test/pairs.txt                    LFW layout over test/images (see synth.pairs)
+    test/verification.bin             insightface .bin: JPEG bytes of consecutive pairs
+    images.csv                        per image: split, path, true identity, pose, occluder, 5 landmarks
+    contact_sheet.png                 test identities x images
+    manifest.json                     parameters, their hash, counts; written last, atomically
+
+Caching and resume: every file is written to a temporary name then renamed (``os.replace``),
+so a file that exists is complete. A call whose parameters hash equals the manifest's returns
+at once; an interrupted call (no manifest yet) resumes, skipping the images already written.
+A directory holding a different dataset is refused unless ``overwrite=True``.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import multiprocessing as mp
+import os
+import shutil
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from clusterface.config.schema import SynthConfig
+from clusterface.data.bin_set import save_bin
+from clusterface.synth.pairs import build_pairs, pairs_text
+from clusterface.synth.plan import ImageRecord, SynthPlan, build_plan, folder_name
+from clusterface.synth.sampling import RenderedImage, render_record
+
+GENERATOR_VERSION = "synthfaces-1"
+MANIFEST = "manifest.json"
+IN_PROGRESS = "synth_in_progress.json"
+CHUNK = 32
+
+
+@dataclass(frozen=True)
+class SynthPaths:
+    """Where a generated dataset lives."""
+
+    root: Path
+    train_dir: Path
+    test_images_dir: Path
+    bin_path: Path
+    pairs_path: Path
+    contact_sheet: Path
+    manifest: Path
+    images_csv: Path
+
+
+def synth_paths(root: Path) -> SynthPaths:
+    root = Path(root)
+    return SynthPaths(
+        root=root,
+        train_dir=root / "train",
+        test_images_dir=root / "test" / "images",
+        bin_path=root / "test" / "verification.bin",
+        pairs_path=root / "test" / "pairs.txt",
+        contact_sheet=root / "contact_sheet.png",
+        manifest=root / MANIFEST,
+        images_csv=root / "images.csv",
+    )
+
+
+def output_params(cfg: SynthConfig) -> dict[str, object]:
+    """The fields that determine the output (not where it goes nor how many workers write it)."""
+    params = cfg.model_dump(mode="json", exclude={"root", "workers"})
+    params["generator"] = GENERATOR_VERSION
+    return params
+
+
+def params_hash(cfg: SynthConfig) -> str:
+    blob = json.dumps(output_params(cfg), sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with tmp.open("wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+def _read_manifest(path: Path) -> dict[str, object] | None:
+    try:
+        return json.loads(path.read_text())  # type: ignore[no-any-return]
+    except (OSError, ValueError):
+        return None
+
+
+def _init_worker() -> None:
+    cv2.setNumThreads(1)  # one process per core; OpenCV's own threads only contend
+
+
+def _render_chunk(args: tuple[SynthConfig, str, Sequence[ImageRecord]]) -> list[dict[str, object]]:
+    """Render and write one chunk of images (skipping complete files); return their metadata rows."""
+    cfg, root, records = args
+    rows = []
+    for rec in records:
+        path = Path(root) / rec.relpath
+        need_pixels = not path.exists()
+        out: RenderedImage = render_record(cfg, rec, pixels=need_pixels)
+        if need_pixels:
+            assert out.jpeg is not None
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _atomic_write_bytes(path, out.jpeg)
+        rows.append(out.metadata(rec))
+    return rows
+
+
+def _chunks(records: Sequence[ImageRecord], size: int) -> Iterator[Sequence[ImageRecord]]:
+    for i in range(0, len(records), size):
+        yield records[i : i + size]
+
+
+def _render_all(
+    cfg: SynthConfig, root: Path, records: Sequence[ImageRecord], progress: bool
+) -> list[dict[str, object]]:
+    tasks = [(cfg, str(root), chunk) for chunk in _chunks(records, CHUNK)]
+    rows: list[dict[str, object]] = []
+    bar = tqdm(total=len(records), desc="synth", unit="img", disable=not progress, dynamic_ncols=True)
+    try:
+        if cfg.workers <= 1:
+            _init_worker_restore = cv2.getNumThreads()
+            _init_worker()
+            try:
+                for task in tasks:
+                    rows.extend(_render_chunk(task))
+                    bar.update(len(task[2]))
+            finally:
+                cv2.setNumThreads(_init_worker_restore)
+        else:
+            ctx = mp.get_context("spawn")
+            with ctx.Pool(cfg.workers, initializer=_init_worker) as pool:
+                for chunk_rows in pool.imap(_render_chunk, tasks):
+                    rows.extend(chunk_rows)
+                    bar.update(len(chunk_rows))
+    finally:
+        bar.close()
+    return rows
+
+
+def _clean_temporaries(root: Path) -> None:
+    for sub in ("train", "test"):
+        d = root / sub
+        if d.exists():
+            for tmp in d.rglob(".*.tmp"):
+                tmp.unlink(missing_ok=True)
+
+
+def _contact_sheet(plan: SynthPlan, paths: SynthPaths, rows: int = 12, cols: int = 10) -> np.ndarray:
+    """Test identities (look-alike families first, next to each other) x their first images."""
+    ids = plan.test_ids.tolist()
+    fams: dict[int, list[int]] = {}
+    for i in ids:
+        fams.setdefault(int(plan.parents[i]), []).append(i)
+    ordered = [i for f in fams.values() if len(f) > 1 for i in f] + [i for f in fams.values() if len(f) == 1 for i in f]
+    chosen = ordered[:rows]
+    tile = 112
+    sheet = np.full((len(chosen) * tile, cols * tile, 3), 255, np.uint8)
+    for r, ident in enumerate(chosen):
+        for c in range(min(cols, int(plan.counts[ident]))):
+            img = cv2.imread(str(paths.test_images_dir / folder_name(ident) / f"{c}.jpg"), cv2.IMREAD_COLOR)
+            if img is not None:
+                sheet[r * tile : (r + 1) * tile, c * tile : (c + 1) * tile] = img
+    return sheet  # BGR, as read
+
+
+def generate_dataset(cfg: SynthConfig, progress: bool = True, overwrite: bool = False) -> SynthPaths:
+    """Write (or reuse, or resume) the SynthFaces dataset described by ``cfg`` under ``cfg.root``."""
+    paths = synth_paths(Path(cfg.root))
+    root = paths.root
+    digest = params_hash(cfg)
+    manifest = _read_manifest(paths.manifest)
+    if manifest is not None and manifest.get("params_hash") == digest and not overwrite:
+        if paths.bin_path.exists() and paths.pairs_path.exists():
+            return paths
+    marker = _read_manifest(root / IN_PROGRESS)
+    other = [m for m in (manifest, marker) if m is not None and m.get("params_hash") != digest]
+    if other or overwrite:
+        if other and not overwrite:
+            raise FileExistsError(
+                f"{root} holds a SynthFaces dataset with other parameters; choose another directory or overwrite it"
+            )
+        for sub in ("train", "test"):
+            shutil.rmtree(root / sub, ignore_errors=True)
+        for name in (MANIFEST, IN_PROGRESS, "images.csv", "contact_sheet.png"):
+            (root / name).unlink(missing_ok=True)
+    elif manifest is None and marker is None and root.exists() and any(root.iterdir()):
+        raise FileExistsError(f"{root} is not empty and holds no SynthFaces dataset; choose an empty or new directory")
+    root.mkdir(parents=True, exist_ok=True)
+    (root / MANIFEST).unlink(missing_ok=True)
+    _atomic_write_bytes(root / IN_PROGRESS, json.dumps({"params_hash": digest, "params": output_params(cfg)}).encode())
+    _clean_temporaries(root)
+
+    start = time.perf_counter()
+    plan = build_plan(cfg)
+    records = list(plan.train) + list(plan.test)
+    rows = _render_all(cfg, root, records, progress)
+
+    pairs = build_pairs(plan, cfg.seed, cfg.impostor_lookalike_fraction)
+    paths.pairs_path.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_write_bytes(paths.pairs_path, pairs_text(pairs).encode())
+    images: list[bytes] = []
+    for p in pairs.pairs:
+        for ident, n in (p.a, p.b):
+            images.append((paths.test_images_dir / folder_name(ident) / f"{n}.jpg").read_bytes())
+    save_bin(paths.bin_path, images, pairs.issame)
+
+    ok, png = cv2.imencode(".png", _contact_sheet(plan, paths))
+    if ok:
+        _atomic_write_bytes(paths.contact_sheet, png.tobytes())
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0].keys()), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    _atomic_write_bytes(paths.images_csv, buf.getvalue().encode())
+
+    counts = plan.counts
+    info = {
+        "params_hash": digest,
+        "params": output_params(cfg),
+        "identities": cfg.identities,
+        "train_identities": len(plan.train_ids),
+        "test_identities": len(plan.test_ids),
+        "train_images": len(plan.train),
+        "test_images": len(plan.test),
+        "images_per_identity": {
+            "min": int(counts.min()),
+            "median": float(np.median(counts)),
+            "max": int(counts.max()),
+            "mean": float(counts.mean()),
+        },
+        "lookalike_identities": int((plan.parents != np.arange(cfg.identities)).sum()),
+        "label_noise": {"fraction": cfg.label_noise, "noisy_images": plan.noisy_images},
+        "pairs": {
+            "folds": 10,
+            "pairs_per_fold": pairs.pairs_per_fold,
+            "scaled_down": pairs.pairs_per_fold < 300,
+            "folds_identity_disjoint": pairs.folds_identity_disjoint,
+            "lookalike_impostors": pairs.lookalike_impostors,
+            "format": "LFW pairs.txt; image n of <name> is test/images/<name>/<n>.jpg",
+        },
+        "seconds": round(time.perf_counter() - start, 2),
+    }
+    _atomic_write_bytes(paths.manifest, json.dumps(info, indent=2).encode())
+    (root / IN_PROGRESS).unlink(missing_ok=True)
+    return paths
