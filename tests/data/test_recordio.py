@@ -270,7 +270,22 @@ def test_reader_pickles_without_its_map(tmp_path):
     r = IndexedRecordIO(rec)
     assert r.read(0) == b"abc"
     r2 = pickle.loads(pickle.dumps(r))
-    assert r2._buf is None and r2.read(0) == b"abc"
+    assert r2._map is None and r2._pid is None and r2.read(0) == b"abc"
+
+
+def test_pread_fallback_without_mmap(tmp_path, monkeypatch):
+    import mmap
+
+    rec, expected = write_insightface(tmp_path, [2, 1], magic_in=(1,))
+
+    def no_mmap(*args, **kwargs):
+        raise OSError("mmap not supported here")
+
+    monkeypatch.setattr(mmap, "mmap", no_mmap)
+    ds = RecordIODataset(rec, bad_file_policy="raise")
+    assert ds.reader.buffer() is None
+    assert ds.labels.tolist() == [0, 0, 1]
+    assert np.abs(ds[0][0].permute(1, 2, 0).numpy().astype(int) - expected[0][0]).mean() < 3
 
 
 def test_fast_index_parser_matches_line_parser(tmp_path):

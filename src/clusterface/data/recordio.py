@@ -28,6 +28,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import BinaryIO
 
 import numpy as np
 
@@ -283,8 +284,8 @@ class IndexedRecordIO:
             )
         self._lookup = _KeyLookup(self.keys)
         self._pid: int | None = None
-        self._file: object | None = None
-        self._buf: mmap.mmap | bytes | None = None
+        self._file: BinaryIO | None = None
+        self._map: mmap.mmap | None = None
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -298,38 +299,48 @@ class IndexedRecordIO:
 
     def __getstate__(self) -> dict[str, object]:
         state = self.__dict__.copy()
-        state.update(_pid=None, _file=None, _buf=None)
+        state.update(_pid=None, _file=None, _map=None)
         return state
 
-    def buffer(self) -> mmap.mmap | bytes:
-        """The memory-mapped ``.rec`` of this process (opened on first use after a fork)."""
+    def _open(self) -> None:
+        """Open (and map) the ``.rec`` in this process: on first use, and again after a fork."""
         pid = os.getpid()
-        if self._pid != pid or self._buf is None:
-            # Never close a parent's map from a child: just drop the reference and map anew.
-            f = self.rec_path.open("rb")
-            try:
-                self._buf = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if self.size else b""
-            except (OSError, ValueError):  # filesystems without mmap: read it all
-                self._buf = f.read()
-            self._file = f
-            self._pid = pid
-        return self._buf
+        if self._pid == pid:
+            return
+        # Never close a parent's handles from a child: drop the references and open anew.
+        self._file = self.rec_path.open("rb")
+        try:
+            self._map = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError):  # empty file, or a filesystem without mmap: use pread
+            self._map = None
+        self._pid = pid
+
+    def buffer(self) -> mmap.mmap | None:
+        """This process's memory map of the ``.rec`` (None where it cannot be mapped)."""
+        self._open()
+        return self._map
+
+    def _bytes(self, pos: int, n: int) -> bytes:
+        self._open()
+        if self._map is not None:
+            return self._map[pos : pos + n]
+        assert self._file is not None
+        return os.pread(self._file.fileno(), n, pos)
 
     def close(self) -> None:
-        """Release this process's map (reopened on the next read)."""
+        """Release this process's map and file (reopened on the next read)."""
         if self._pid == os.getpid():
-            if isinstance(self._buf, mmap.mmap):
+            if self._map is not None:
                 try:
-                    self._buf.close()
+                    self._map.close()
                 except BufferError:  # a numpy view is still alive; the GC releases it later
                     pass
             if self._file is not None:
-                self._file.close()  # type: ignore[attr-defined]
-        self._buf, self._file, self._pid = None, None, None
+                self._file.close()
+        self._map, self._file, self._pid = None, None, None
 
     def read_at(self, offset: int, key: int | str = "?") -> bytes:
         """The payload of the record starting at ``offset`` (chunks joined, magic re-inserted)."""
-        buf = self.buffer()
         size = self.size
         pos = int(offset)
         parts: list[bytes] = []
@@ -339,7 +350,7 @@ class IndexedRecordIO:
                     f"{self.rec_path}: record {key} at offset {offset} runs past the end of the file "
                     f"({size} bytes): truncated .rec"
                 )
-            magic, lrec = struct.unpack_from("<II", buf, pos)
+            magic, lrec = struct.unpack("<II", self._bytes(pos, 8))
             if magic != MAGIC:
                 raise RecordIOError(
                     f"{self.rec_path}: bad magic 0x{magic:08x} at offset {pos} (record {key}): "
@@ -358,7 +369,7 @@ class IndexedRecordIO:
                     f"{self.rec_path}: record {key}: chunk at offset {pos} has continuation flag {cflag}, "
                     f"expected one of {expected}: the .idx offset is not the start of a record"
                 )
-            parts.append(buf[start : start + length])
+            parts.append(self._bytes(start, length))
             if cflag in (0, 3):
                 break
             parts.append(_MAGIC_BYTES)
@@ -389,7 +400,7 @@ class IndexedRecordIO:
         out = np.full(len(keys), np.nan)
         buf = self.buffer()
         slow = np.ones(len(keys), dtype=bool)
-        if self.size >= 4 and len(keys):
+        if buf is not None and self.size >= 4 and len(keys):
             words = np.frombuffer(buf, dtype="<u4", count=self.size // 4)
             aligned = (offsets % 4 == 0) & (offsets + 36 <= self.size)
             w = offsets[aligned] // 4
