@@ -1,11 +1,14 @@
 """Shared helpers for the evaluation tests: colour-coded "faces" and a pooling backbone."""
 
+import itertools
+
 import cv2
 import numpy as np
 import torch
 from torch import nn
 
 from clusterface.data.bin_set import save_bin
+from clusterface.evaluation.ijb import ARCFACE_TEMPLATE
 
 
 class MeanColour(nn.Module):
@@ -59,3 +62,53 @@ def write_colour_bin(path):
         issame.append(same)
     save_bin(path, images, issame)
     return path
+
+
+def make_ijb(root, name="ijbc", num_ids=12, seed=0, loose_every=5):
+    """IJB-shaped set: per identity 2 templates x 2 media x 1-2 images; all template pairs."""
+    rng = np.random.default_rng(seed)
+    imgs, labels = colour_faces(num_ids, 8, seed=seed)
+    (root / "meta").mkdir(parents=True)
+    (root / "loose_crop").mkdir()
+    tid_lines, lmk_lines = [], []
+    template_identity = {}
+    media = 0
+    img_no = 0
+    for ident in range(num_ids):
+        pool = list(np.flatnonzero(labels == ident))
+        for t in range(2):
+            tid = 1000 + 2 * ident + t
+            template_identity[tid] = ident
+            for _ in range(2):
+                media += 1
+                for _ in range(int(rng.integers(1, 3))):
+                    img = imgs[pool.pop()]
+                    name_i = f"{img_no}.jpg"
+                    bgr = np.ascontiguousarray(img.transpose(1, 2, 0)[:, :, ::-1])
+                    lmk = ARCFACE_TEMPLATE.copy()
+                    if img_no % loose_every == 0:  # a loose crop: 150x150 that must be aligned
+                        bgr = cv2.resize(bgr, (150, 150), interpolation=cv2.INTER_LINEAR)
+                        lmk = ARCFACE_TEMPLATE * 150 / 112
+                    cv2.imwrite(str(root / "loose_crop" / name_i), bgr)
+                    tid_lines.append(f"{name_i} {tid} {media}")
+                    score = rng.uniform(0.5, 1.0)
+                    lmk_lines.append(name_i + " " + " ".join(f"{v:.3f}" for v in lmk.ravel()) + f" {score:.4f}")
+                    img_no += 1
+    pair_lines = [
+        f"{a} {b} {int(template_identity[a] == template_identity[b])}"
+        for a, b in itertools.combinations(sorted(template_identity), 2)
+    ]
+    (root / "meta" / f"{name}_face_tid_mid.txt").write_text("\n".join(tid_lines) + "\n")
+    (root / "meta" / f"{name}_name_5pts_score.txt").write_text("\n".join(lmk_lines) + "\n")
+    (root / "meta" / f"{name}_template_pair_label.txt").write_text("\n".join(pair_lines) + "\n")
+    return root
+
+
+def write_image_folder(root, num_ids=8, per_id=6, seed=3):
+    """ROOT/<identity>/<n>.jpg of colour-coded faces; returns (root, labels)."""
+    imgs, labels = colour_faces(num_ids, per_id, seed=seed)
+    for i, (img, lab) in enumerate(zip(imgs, labels, strict=True)):
+        d = root / f"id{lab:03d}"
+        d.mkdir(parents=True, exist_ok=True)
+        (d / f"{i}.jpg").write_bytes(encode(img, ".jpg"))
+    return root, labels

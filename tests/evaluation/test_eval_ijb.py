@@ -1,11 +1,8 @@
 """IJB-B/C 1:1 template protocol on a small IJB-shaped set built here."""
 
-import itertools
-
-import cv2
 import numpy as np
 import pytest
-from eval_helpers import MeanColour, colour_faces
+from eval_helpers import MeanColour, make_ijb
 
 from clusterface.evaluation.ijb import (
     ARCFACE_TEMPLATE,
@@ -60,46 +57,6 @@ def test_similarity_transform_recovers_known_transform():
     m = similarity_transform(ARCFACE_TEMPLATE, dst)
     np.testing.assert_allclose(m[:, :2], rot, atol=1e-5)
     np.testing.assert_allclose(m[:, 2], shift, atol=1e-4)
-
-
-def make_ijb(root, name="ijbc", num_ids=12, seed=0, loose_every=5):
-    """IJB-shaped set: per identity 2 templates x 2 media x 1-2 images; all template pairs."""
-    rng = np.random.default_rng(seed)
-    imgs, labels = colour_faces(num_ids, 8, seed=seed)
-    (root / "meta").mkdir(parents=True)
-    (root / "loose_crop").mkdir()
-    tid_lines, lmk_lines = [], []
-    template_identity = {}
-    media = 0
-    img_no = 0
-    for ident in range(num_ids):
-        pool = list(np.flatnonzero(labels == ident))
-        for t in range(2):
-            tid = 1000 + 2 * ident + t
-            template_identity[tid] = ident
-            for _ in range(2):
-                media += 1
-                for _ in range(int(rng.integers(1, 3))):
-                    img = imgs[pool.pop()]
-                    name_i = f"{img_no}.jpg"
-                    bgr = np.ascontiguousarray(img.transpose(1, 2, 0)[:, :, ::-1])
-                    lmk = ARCFACE_TEMPLATE.copy()
-                    if img_no % loose_every == 0:  # a loose crop: 150x150 that must be aligned
-                        bgr = cv2.resize(bgr, (150, 150), interpolation=cv2.INTER_LINEAR)
-                        lmk = ARCFACE_TEMPLATE * 150 / 112
-                    cv2.imwrite(str(root / "loose_crop" / name_i), bgr)
-                    tid_lines.append(f"{name_i} {tid} {media}")
-                    score = rng.uniform(0.5, 1.0)
-                    lmk_lines.append(name_i + " " + " ".join(f"{v:.3f}" for v in lmk.ravel()) + f" {score:.4f}")
-                    img_no += 1
-    pair_lines = [
-        f"{a} {b} {int(template_identity[a] == template_identity[b])}"
-        for a, b in itertools.combinations(sorted(template_identity), 2)
-    ]
-    (root / "meta" / f"{name}_face_tid_mid.txt").write_text("\n".join(tid_lines) + "\n")
-    (root / "meta" / f"{name}_name_5pts_score.txt").write_text("\n".join(lmk_lines) + "\n")
-    (root / "meta" / f"{name}_template_pair_label.txt").write_text("\n".join(pair_lines) + "\n")
-    return root
 
 
 def test_ijb_end_to_end(tmp_path):

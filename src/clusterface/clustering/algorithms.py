@@ -34,14 +34,37 @@ def _dense_ids(labels: NDArray[np.integer]) -> NDArray[np.int64]:
     return rank[inverse]
 
 
+def kmeans_plus_plus(x: NDArray[np.float32], num_clusters: int, seed: int = 0) -> NDArray[np.float32]:
+    """k-means++ seeds (Arthur & Vassilvitskii 2007) for unit rows: sample ∝ squared distance to the nearest seed."""
+    rng = np.random.default_rng(seed)
+    n = len(x)
+    seeds = np.empty((num_clusters, x.shape[1]), dtype=np.float32)
+    first = int(rng.integers(n))
+    seeds[0] = x[first]
+    best_cos = x @ x[first]
+    for j in range(1, num_clusters):
+        d2 = np.clip(2.0 - 2.0 * best_cos.astype(np.float64), 0.0, None)
+        total = d2.sum()
+        pick = int(rng.choice(n, p=d2 / total)) if total > 0 else int(rng.integers(n))
+        seeds[j] = x[pick]
+        np.maximum(best_cos, x @ x[pick], out=best_cos)
+    return seeds
+
+
 def kmeans_clusters(
     features: NDArray[np.floating],
     num_clusters: int,
     niter: int = 20,
     seed: int = 0,
     max_points_per_centroid: int = 256,
+    plus_plus_limit: int = 10**6,
 ) -> NDArray[np.int64]:
-    """Spherical k-means (cosine) with a known number of clusters, ``faiss.Kmeans``."""
+    """Spherical k-means (cosine) with a known number of clusters, ``faiss.Kmeans``.
+
+    Seeds: k-means++ when N·K ≤ ``plus_plus_limit`` (faiss's own random seeding often leaves two
+    true clusters merged); above that, faiss's random seeding, since k-means++ costs K passes over
+    the data.
+    """
     import faiss
 
     x = np.ascontiguousarray(l2_normalize(check_embeddings(features, what="features")))
@@ -57,7 +80,8 @@ def kmeans_clusters(
         max_points_per_centroid=max_points_per_centroid,
         min_points_per_centroid=1,
     )
-    km.train(x)
+    init = kmeans_plus_plus(x, num_clusters, seed) if len(x) * num_clusters <= plus_plus_limit else None
+    km.train(x, init_centroids=init)
     _, assign = km.index.search(x, 1)
     return _dense_ids(assign.ravel())
 
