@@ -110,3 +110,17 @@ def test_parallel_scan_matches_sequential(tmp_path):
     folder_to_recordio(root, rec, verify=False, progress=False)
     assert scan_path(rec, workers=2).to_dict() == scan_path(rec).to_dict()
     assert len(scan_path(rec, workers=2).bad_files) == 2
+
+
+def test_insightface_directory_is_recordio(tmp_path):
+    from clusterface.data import RecordIODataset
+
+    src = tmp_path / "f"
+    write_folder(src, [2, 2])
+    emore = tmp_path / "faces_emore"
+    folder_to_recordio(src, emore / "train.rec", progress=False)
+    (emore / "property").write_text("2,112,112\n")
+    assert detect_format(emore) == "recordio"
+    report = scan_path(emore)
+    assert report.usable and report.format == "recordio" and report.path == str(emore / "train.rec")
+    assert len(RecordIODataset(emore)) == 4

@@ -104,7 +104,7 @@ class RecordIODataset(FaceDataset):
     im2rec files (any key order). The ``.rec`` is memory-mapped once per process, so the dataset
     is safe to use with DataLoader workers. ``label_map`` holds the identity names of
     ``train.label_map.json`` when ``data convert`` wrote one, else None. ``rec_path`` may also be
-    the ``.idx``.
+    the ``.idx``, or a directory holding ``train.rec`` (insightface's dataset folders).
     """
 
     def __init__(
@@ -117,6 +117,8 @@ class RecordIODataset(FaceDataset):
     ) -> None:
         super().__init__(bad_file_policy, max_bad_fraction, image_size)
         self.rec_path = Path(rec_path)
+        if self.rec_path.is_dir():  # an insightface dataset directory (faces_emore/, ms1m-retinaface-t1/)
+            self.rec_path = self.rec_path / "train.rec"
         if self.rec_path.suffix.lower() == ".idx":  # given the index: the .rec sits next to it
             idx_path = self.rec_path if idx_path is None else idx_path
             self.rec_path = self.rec_path.with_suffix(".rec")

@@ -82,11 +82,20 @@ def class_size_histogram(sizes: Iterable[int]) -> dict[str, int]:
     return out
 
 
+def _insightface_dir_rec(path: Path) -> Path | None:
+    """``DIR/train.rec`` of an insightface dataset directory (a ``train.rec`` and no identity folders)."""
+    rec = path / "train.rec"
+    if rec.is_file() and not any(p.is_dir() for p in path.iterdir()):
+        return rec
+    return None
+
+
 def detect_format(path: str | Path) -> str:
-    """``image-folder`` | ``recordio`` | ``bin`` | ``pairs``."""
+    """``image-folder`` | ``recordio`` (a ``.rec``/``.idx``, or an insightface directory holding
+    ``train.rec``) | ``bin`` | ``pairs``."""
     path = Path(path)
     if path.is_dir():
-        return "image-folder"
+        return "recordio" if _insightface_dir_rec(path) is not None else "image-folder"
     suffix = path.suffix.lower()
     if suffix in (".rec", ".idx"):
         return "recordio"
@@ -253,7 +262,9 @@ def _scan_folder(report: ScanReport, root: Path, decode: bool, workers: int, sho
 
 
 def _scan_recordio(report: ScanReport, path: Path, decode: bool, workers: int, show: bool) -> None:
-    rec = path.with_suffix(".rec") if path.suffix.lower() == ".idx" else path
+    rec = _insightface_dir_rec(path) if path.is_dir() else path
+    assert rec is not None
+    rec = rec.with_suffix(".rec") if rec.suffix.lower() == ".idx" else rec
     reader = IndexedRecordIO(rec, default_idx_path(rec))
     report.path = str(rec)
     layout = detect_layout(reader)
