@@ -57,8 +57,8 @@ def _synth_on_disk(cfg: Config) -> Dataset:
 def _image_folder(cfg: Config) -> Dataset:
     from clusterface.data import ImageFolderDataset
 
-    return ImageFolderDataset(_require_path(cfg), bad_file_policy=cfg.data.bad_file_policy,
-                              max_bad_fraction=cfg.data.max_bad_fraction)
+    return ImageFolderDataset(_require_path(cfg), label_map=cfg.data.label_map,
+                              bad_file_policy=cfg.data.bad_file_policy, max_bad_fraction=cfg.data.max_bad_fraction)
 
 
 @register_train_source("recordio")
