@@ -99,7 +99,12 @@ class ObjectiveConfig(Section):
     warmup_epochs: float = Field(1.0, ge=0, description="plain ArcFace while the memory fills")
     num_negatives: int | None = Field(None, ge=1, description="sampled negative centres; None = all")
     momentum_every_steps: int = Field(
-        1, ge=1, description="run the momentum encoder every k steps (1 = every step, METHOD.md); see README"
+        1,
+        ge=1,
+        description=(
+            "run the momentum encoder (and the memory update) every k steps; 1 = every step as METHOD.md, "
+            "k > 1 trades centre freshness for speed (benchmarks/README.md, Method)"
+        ),
     )
 
 

@@ -68,4 +68,5 @@ def build_objective(cfg: Config, num_classes: int) -> JointObjective:
         num_negatives=obj.num_negatives,
         use_momentum_encoder=obj.use_momentum_encoder,
         momentum_every_steps=obj.momentum_every_steps,
+        seed=cfg.train.seed,
     )

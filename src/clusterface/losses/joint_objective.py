@@ -42,6 +42,7 @@ class JointObjective(nn.Module):
         num_negatives: int | None = None,
         use_momentum_encoder: bool = True,
         momentum_every_steps: int = 1,
+        seed: int = 0,
     ) -> None:
         super().__init__()
         if (scc is not None or align is not None or isinstance(classifier.margin, ClusterGuidedMargin)) and (
@@ -58,6 +59,9 @@ class JointObjective(nn.Module):
         self.num_negatives = num_negatives
         self.use_momentum_encoder = use_momentum_encoder
         self.momentum_every_steps = int(momentum_every_steps)
+        # Negative sampling draws from its own generator: every rank holds the same seed and
+        # makes the same draws, so replicated objectives pick the same columns (METHOD.md, Scale).
+        self.sampling_generator = torch.Generator().manual_seed(seed)
         self.epoch = 0.0
         self.set_progress(0.0)
 
@@ -91,7 +95,9 @@ class JointObjective(nn.Module):
             )
         columns = None
         if self.num_negatives is not None:
-            columns = sample_classes(labels, self.classifier.num_classes, self.num_negatives)
+            columns = sample_classes(
+                labels.cpu(), self.classifier.num_classes, self.num_negatives, self.sampling_generator
+            ).to(labels.device)
         logits = self.classifier(embeddings, labels, columns)
         target = labels if columns is None else torch.searchsorted(columns, labels)
         cls = F.cross_entropy(logits, target)
