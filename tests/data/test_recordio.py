@@ -336,3 +336,14 @@ def test_record_split_inside_its_header(tmp_path):
     assert ds.labels.tolist() == [3, 1, 2]
     assert ds.reader.read_header(0)[0].id == MAGIC
     assert ds[0][0].shape == (3, 112, 112)
+
+
+def test_insightface_index_with_holes(tmp_path):
+    rec, _ = write_insightface(tmp_path, [2, 3])
+    idx = rec.with_suffix(".idx")
+    lines = [ln for ln in idx.read_text().splitlines() if not ln.startswith("3\t")]  # drop image 3
+    idx.write_text("\n".join(lines) + "\n")
+    ds = RecordIODataset(rec)
+    assert ds.layout.has_header and ds.layout.identity_ranges is None
+    assert ds.keys.tolist() == [1, 2, 4, 5] and ds.labels.tolist() == [0, 0, 1, 1]
+    assert ds.num_classes == 2 and ds.layout.header_identities == 2

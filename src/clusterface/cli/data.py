@@ -55,10 +55,10 @@ def convert_command(
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> int:
     """Convert an image folder to RecordIO (insightface layout) or back; outputs appear only when complete."""
-    from clusterface.data.convert import convert
+    from clusterface.data.convert import convert_dataset
 
     try:
-        result = convert(src, dst, verify=verify, overwrite=overwrite, progress=progress)
+        result = convert_dataset(src, dst, verify=verify, overwrite=overwrite, progress=progress)
     except (FileExistsError, FileNotFoundError, ValueError) as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(1) from err

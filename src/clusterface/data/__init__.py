@@ -1,7 +1,7 @@
 """Data formats: .bin verification sets, image folders, RecordIO, pair lists."""
 
 from clusterface.data.bin_set import BinFormatError, VerificationBin, load_bin, loads_bin, save_bin
-from clusterface.data.convert import convert, folder_to_recordio, recordio_to_folder
+from clusterface.data.convert import convert_dataset, folder_to_recordio, recordio_to_folder
 from clusterface.data.decode import (
     IMAGE_EXTENSIONS,
     IMAGE_SIZE,
@@ -61,7 +61,7 @@ __all__ = [
     "ScanReport",
     "TooManyBadFilesError",
     "VerificationBin",
-    "convert",
+    "convert_dataset",
     "decode_face",
     "decode_image",
     "detect_layout",

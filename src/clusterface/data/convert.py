@@ -184,7 +184,7 @@ def recordio_to_folder(
     return ConvertResult([dst_dir], sum(counts.values()), len(counts), skipped)
 
 
-def convert(
+def convert_dataset(
     src: str | Path, dst: str | Path, verify: bool = True, overwrite: bool = False, progress: bool = True
 ) -> ConvertResult:
     """Folder -> RecordIO when ``src`` is a directory (``dst`` a ``.rec``, or a directory that gets

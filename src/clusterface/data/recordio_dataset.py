@@ -26,6 +26,7 @@ class RecordLayout:
     image_keys: np.ndarray  # int64 keys of image records, in item order
     has_header: bool  # record 0 is insightface's (first_identity_record, end) header
     identity_ranges: np.ndarray | None  # (C, 2) [start, stop) image keys per identity, when present
+    header_identities: int = 0  # C as the header says (end - first_identity_record), 0 without header
 
 
 def _integral_pair(label: object) -> tuple[int, int] | None:
@@ -47,7 +48,12 @@ def detect_layout(reader: IndexedRecordIO) -> RecordLayout:
             first_identity, end = bounds
             image_keys = np.arange(1, first_identity, dtype=np.int64)
             if np.isin(image_keys, all_keys).all():
-                return RecordLayout(image_keys, True, _identity_ranges(reader, first_identity, end, image_keys))
+                ranges = _identity_ranges(reader, first_identity, end, image_keys)
+                return RecordLayout(image_keys, True, ranges, end - first_identity)
+            # an .idx with holes (records removed after packing): the images that are there; the
+            # identity ranges no longer describe them, so labels come from the image headers
+            kept = np.sort(all_keys[(all_keys >= 1) & (all_keys < first_identity)])
+            return RecordLayout(kept, True, None, end - first_identity)
     order = np.argsort(reader.offsets, kind="stable")  # file order: sequential reads stay sequential
     return RecordLayout(all_keys[order], False, None)
 
@@ -128,9 +134,7 @@ class RecordIODataset(FaceDataset):
         if len(self.keys) == 0:
             raise RecordIOError(f"{self.rec_path}: no image records")
         self.labels = read_record_labels(self.reader, self.layout)
-        classes = int(self.labels.max()) + 1
-        if self.layout.identity_ranges is not None:
-            classes = max(classes, len(self.layout.identity_ranges))
+        classes = max(int(self.labels.max()) + 1, self.layout.header_identities)
         self.label_map: dict[str, int] | None = None
         map_path = label_map_path_for(self.rec_path)
         if map_path.is_file():
