@@ -11,8 +11,9 @@ Every path ends in 8-bit RGB:
   (RGBA, LA, palette transparency) is composited onto black (the colour under a transparent pixel
   is arbitrary), 16-bit samples keep their high byte (what libpng's 8-bit strip and OpenCV do).
 
-Images that are not 112x112 are resized to it (bilinear, aspect ratio not preserved): the field's
-aligned crops are 112x112, and a crop of another size is assumed to be aligned already.
+Images that are not 112x112 are resized to it (area averaging when shrinking, bilinear otherwise;
+aspect ratio not preserved): the field's aligned crops are 112x112, and a crop of another size is
+assumed to be aligned already.
 """
 
 from __future__ import annotations
@@ -153,7 +154,8 @@ def decode_image(data: bytes | memoryview, name: str = "<bytes>") -> np.ndarray:
 
 
 def resize_to(rgb: np.ndarray, size: int = IMAGE_SIZE) -> np.ndarray:
-    """Bilinear resize of ``(H, W, 3)`` uint8 to ``(size, size, 3)``; unchanged when already that size."""
+    """Resize ``(H, W, C)`` uint8 to ``(size, size, C)``: area averaging when shrinking both sides,
+    bilinear otherwise; returned unchanged when already that size."""
     if rgb.shape[0] == size and rgb.shape[1] == size:
         return rgb
     interpolation = cv2.INTER_AREA if rgb.shape[0] > size and rgb.shape[1] > size else cv2.INTER_LINEAR
