@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class Section(BaseModel):
@@ -135,6 +135,12 @@ class TrainConfig(Section):
     hflip: bool = Field(True, description="random horizontal flip, drawn per step from the seed (resumable)")
     log_every_steps: int = Field(20, ge=1, description="plain log lines / TensorBoard scalars every N steps")
     dist_timeout_s: int = Field(120, ge=1, description="process-group timeout under torchrun")
+
+    @field_validator("amp", mode="before")
+    @classmethod
+    def _amp_off_from_yaml_bool(cls, value: object) -> object:
+        # YAML 1.1 reads a bare `off` as False: accept it as "off".
+        return "off" if value is False else value
 
 
 class EvalConfig(Section):

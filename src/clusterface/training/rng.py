@@ -38,11 +38,11 @@ def capture_rng_state() -> dict[str, Any]:
 
 def restore_rng_state(state: dict[str, Any]) -> None:
     """Inverse of ``capture_rng_state``."""
-    random.setstate((state["python_version"], tuple(int(v) for v in state["python_state"].tolist()),
+    random.setstate((state["python_version"], tuple(int(v) for v in state["python_state"].cpu().tolist()),
                      state["python_gauss"]))
     np.random.set_state((  # noqa: NPY002
         state["numpy_name"],
-        state["numpy_keys"].numpy().astype(np.uint32),
+        state["numpy_keys"].cpu().numpy().astype(np.uint32),
         state["numpy_pos"],
         state["numpy_has_gauss"],
         state["numpy_gauss"],

@@ -92,10 +92,10 @@ class TrainStep:
         x = prepare_images(images, flip, ctx.device, self.channels_last)
         labels = labels.to(ctx.device, non_blocking=True).long()
         self.optimizer.zero_grad(set_to_none=True)
+        run_momentum = self._wants_momentum(step)
         with self._autocast():
             embeddings = self.model(x)
-        run_momentum = self._wants_momentum(step)
-        momentum = self.momentum_encoder(x).float() if run_momentum and self.momentum_encoder is not None else None
+            momentum = self.momentum_encoder(x).float() if run_momentum and self.momentum_encoder else None
         embeddings = all_gather_with_grad(embeddings.float(), ctx)
         all_labels = all_gather_tensor(labels, ctx)
         if momentum is not None:

@@ -50,6 +50,7 @@ class TrainResult:
     images_per_s: float = 0.0
     data_wait_fraction: float = 0.0
     signal: int | None = None
+    step_timings: list[tuple[float, float]] = field(default_factory=list)  # (data wait s, step total s) per step
 
     @property
     def exit_code(self) -> int:
@@ -184,7 +185,7 @@ class Trainer:
             if found is None:
                 return Path()
             path = found
-        self.load_state_dict(load_checkpoint(path, map_location=self.ctx.device))
+        self.load_state_dict(load_checkpoint(path, map_location="cpu"))  # modules copy to their device
         self.logger.message(f"resumed from {path} at step {self.global_step} (epoch {self.epoch}, "
                             f"step {self.step_in_epoch} of {self.steps_per_epoch})")
         return Path(path)
@@ -239,6 +240,7 @@ class Trainer:
         self.model.train()
         self.objective.train()
         losses: list[float] = []
+        timings: list[tuple[float, float]] = []
         status, signum, last_ckpt = "completed", None, None
         total = {"images": 0.0, "wait": 0.0, "time": 0.0}
         update_every = cfg.memory.update_every_steps
@@ -265,6 +267,7 @@ class Trainer:
                     if self.step_in_epoch == self.steps_per_epoch and update_every is None:
                         self._refresh_concentration()
                     t_now = time.perf_counter()
+                    timings.append((t_data - t_prev, t_now - t_prev))
                     for acc in (window, total):
                         acc["images"] += tc.batch_size
                         acc["wait"] += t_data - t_prev
@@ -299,7 +302,7 @@ class Trainer:
         busy = max(total["time"], 1e-9)
         result = TrainResult(self.out_dir, status, self.global_step, self.global_step / self.steps_per_epoch,
                              losses, self.guard.total, last_ckpt, list(self.logger.evaluations),
-                             total["images"] / busy, total["wait"] / busy, signum)
+                             total["images"] / busy, total["wait"] / busy, signum, timings)
         self.logger.summary = {"status": status, "global_step": self.global_step, "epoch": result.epoch,
                                "images_per_s": result.images_per_s, "data_wait_fraction": result.data_wait_fraction,
                                "nonfinite_steps": self.guard.total, "world_size": ctx.world_size,

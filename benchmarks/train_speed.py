@@ -1,0 +1,138 @@
+"""Training speed: demo throughput (full method vs ArcFace), data-wait fraction, model FLOP/s vs matmul peak.
+
+    .venv/bin/python benchmarks/train_speed.py                      # everything, demo data as configured
+    .venv/bin/python benchmarks/train_speed.py --skip-flops         # only the demo throughput
+    .venv/bin/python benchmarks/train_speed.py synth.identities=60 synth.root=/tmp/synth_small
+
+1. Demo throughput: ``train()`` on ``configs/demo.yaml`` (its data source, loader workers and
+   backbone) for ``--steps`` steps, the first ``--skip`` excluded; the full method and ArcFace
+   (``configs/arcface.yaml`` on top) on the same data. Reports images/s, their ratio, and the
+   fraction of step time spent waiting for the next batch (target <= 2%).
+2. Model FLOP/s: one training step (forward + backward + SGD, ArcFace head) of each backbone on a
+   fixed batch, FLOPs counted by ``torch.utils.flop_counter`` (2 per multiply-add, backward
+   included), divided by the step time and by this machine's float32 ``torch.mm`` FLOP/s measured
+   in the same process right before and after (the larger is used). NCHW and channels_last.
+
+All numbers are ratios within one process, so they stay meaningful on a busy machine; absolute
+images/s are not comparable across machines or loads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import torch
+from torch.utils.data import Dataset
+from torch.utils.flop_counter import FlopCounterMode
+
+from clusterface.config import Config, load_config
+from clusterface.training import Trainer, build_train_dataset, train
+
+
+def matmul_flops(n: int = 2048, reps: int = 5) -> float:
+    """Best float32 ``torch.mm`` FLOP/s on (n x n) @ (n x n)."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.mm(a, b)
+    best = float("inf")
+    for _ in range(reps):
+        t = time.perf_counter()
+        torch.mm(a, b)
+        best = min(best, time.perf_counter() - t)
+    return 2 * n**3 / best
+
+
+class FixedFaces(Dataset):
+    """A few random uint8 faces (only to size the trainer; the timed steps use one fixed batch)."""
+
+    def __init__(self, n: int, num_classes: int):
+        self.images = torch.randint(0, 256, (n, 3, 112, 112), dtype=torch.uint8)
+        self.labels = (torch.arange(n) % num_classes).numpy()
+        self.num_classes = num_classes
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        return self.images[i], int(self.labels[i])
+
+
+def model_flops_fraction(backbone: str, channels_last: bool, batch: int, steps: int, classes: int = 1000) -> dict:
+    cfg = load_config("configs/arcface.yaml", [f"model.backbone={backbone}", f"model.channels_last={channels_last}",
+                                               f"train.batch_size={batch}", "data.workers=0", "train.hflip=false"])
+    data = FixedFaces(batch, classes)
+    trainer = Trainer(cfg, data, out_dir=None, progress=False)
+    images = data.images
+    labels = torch.as_tensor(data.labels)
+    with FlopCounterMode(display=False) as counter:
+        trainer.step_fn(images, labels, step=0)
+    flops = counter.get_total_flops()
+    peak_before = matmul_flops()
+    times = []
+    for i in range(steps):
+        t = time.perf_counter()
+        trainer.step_fn(images, labels, step=i + 1)
+        times.append(time.perf_counter() - t)
+    peak = max(peak_before, matmul_flops())
+    step_s = min(times)
+    return {"backbone": backbone, "channels_last": channels_last, "batch": batch,
+            "train_gflop_per_img": flops / batch / 1e9, "step_s": step_s, "achieved_gflops": flops / step_s / 1e9,
+            "matmul_gflops": peak / 1e9, "fraction_of_matmul": flops / step_s / peak}
+
+
+def demo_throughput(cfg: Config, steps: int, skip: int) -> dict:
+    data = build_train_dataset(cfg)
+    cfg = cfg.model_copy(deep=True)
+    cfg.train.max_steps = steps
+    cfg.train.eval_every_epochs = 0
+    cfg.train.epochs = max(cfg.train.epochs, -(-steps * cfg.train.batch_size // len(data)) + 1)  # type: ignore[arg-type]
+    result = train(cfg, data, out_dir=None, progress=False)
+    timed = result.step_timings[skip:]
+    wait = sum(w for w, _ in timed)
+    total = sum(t for _, t in timed)
+    return {"images_per_s": len(timed) * cfg.train.batch_size / total, "data_wait_fraction": wait / total,
+            "steps_timed": len(timed), "batch": cfg.train.batch_size}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("overrides", nargs="*", help="dotted overrides for the demo config (e.g. synth.root=...)")
+    parser.add_argument("--config", default="configs/demo.yaml")
+    parser.add_argument("--steps", type=int, default=14)
+    parser.add_argument("--skip", type=int, default=4, help="first steps excluded (worker start-up, warm caches)")
+    parser.add_argument("--flops-batch", type=int, default=16)
+    parser.add_argument("--flops-steps", type=int, default=2)
+    parser.add_argument("--backbones", default="iresnet50,cfnet_s")
+    parser.add_argument("--skip-flops", action="store_true")
+    parser.add_argument("--skip-demo", action="store_true")
+    parser.add_argument("--json", help="also write the results here")
+    args = parser.parse_args()
+    out: dict = {"torch_threads": torch.get_num_threads()}
+    if not args.skip_demo:
+        full_cfg = load_config(args.config, args.overrides)
+        arc_cfg = load_config(args.config, [*args.overrides, "margin.kind=arcface", "objective.use_scc=false",
+                                            "objective.use_align=false", "objective.use_momentum_encoder=false"])
+        full = demo_throughput(full_cfg, args.steps, args.skip)
+        arc = demo_throughput(arc_cfg, args.steps, args.skip)
+        out["demo"] = {"full": full, "arcface": arc, "full_over_arcface": full["images_per_s"] / arc["images_per_s"]}
+        print(f"demo ({args.config}, batch {full['batch']}, {full['steps_timed']} timed steps): "
+              f"full {full['images_per_s']:.1f} img/s (data wait {100 * full['data_wait_fraction']:.2f}%), "
+              f"ArcFace {arc['images_per_s']:.1f} img/s (data wait {100 * arc['data_wait_fraction']:.2f}%), "
+              f"full/ArcFace = {out['demo']['full_over_arcface']:.3f}", flush=True)
+    if not args.skip_flops:
+        out["flops"] = []
+        for name in args.backbones.split(","):
+            for channels_last in (False, True):
+                r = model_flops_fraction(name, channels_last, args.flops_batch, args.flops_steps)
+                out["flops"].append(r)
+                print(f"{name} {'channels_last' if channels_last else 'NCHW'} batch {r['batch']}: "
+                      f"{r['train_gflop_per_img']:.2f} GFLOP/img/step, {r['achieved_gflops']:.1f} GFLOP/s = "
+                      f"{100 * r['fraction_of_matmul']:.0f}% of matmul ({r['matmul_gflops']:.1f} GFLOP/s)", flush=True)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(out, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
