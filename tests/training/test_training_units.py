@@ -11,6 +11,7 @@ import torch
 
 from clusterface.training import ResumableDistributedBatchSampler, lr_factor, save_checkpoint
 from clusterface.training.rng import capture_rng_state, restore_rng_state
+from clusterface.training.step import prepare_images
 
 
 def test_sampler_ranks_partition_the_global_batch_and_drop_the_rest():
@@ -60,3 +61,30 @@ def test_rng_state_roundtrips_through_weights_only_checkpoint(tmp_path):
     restore_rng_state(loaded)
     got = (random.random(), np.random.rand(), torch.rand(3))  # noqa: NPY002
     assert got[0] == expected[0] and got[1] == expected[1] and torch.equal(got[2], expected[2])
+
+
+@pytest.mark.parametrize(("use_momentum", "every", "expected"), [(True, 1, 4), (True, 2, 2), (False, 2, 4)])
+def test_memory_update_schedule_follows_the_objective(use_momentum, every, expected):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from training_standins import RandomFaces, tiny_config
+
+    from clusterface.training import Trainer
+
+    cfg = tiny_config(None, f"objective.use_momentum_encoder={str(use_momentum).lower()}",
+                      f"objective.momentum_every_steps={every}")
+    trainer = Trainer(cfg, RandomFaces(n=16), out_dir=None, progress=False)
+    calls = []
+    original = trainer.objective.update_memory
+    trainer.objective.update_memory = lambda f, y: (calls.append(f.clone()), original(f, y))
+    images = torch.randint(0, 256, (8, 3, 112, 112), dtype=torch.uint8)
+    labels = torch.arange(8) % 4
+    for step in range(4):
+        trainer.step_fn(images, labels, step=step)
+    assert len(calls) == expected
+    if use_momentum:  # the memory gets the momentum encoder's features, not the online ones
+        with torch.no_grad():
+            online = trainer.model(prepare_images(images, None, torch.device("cpu"), channels_last=False))
+        assert not torch.allclose(calls[-1], online)
