@@ -347,3 +347,21 @@ def test_insightface_index_with_holes(tmp_path):
     assert ds.layout.has_header and ds.layout.identity_ranges is None
     assert ds.keys.tolist() == [1, 2, 4, 5] and ds.labels.tolist() == [0, 0, 1, 1]
     assert ds.num_classes == 2 and ds.layout.header_identities == 2
+
+
+def test_truncated_rec_through_the_dataset(tmp_path):
+    from clusterface.data import ImageDecodeError
+
+    rec, _ = write_insightface(tmp_path, [2, 2])
+    r = IndexedRecordIO(rec)
+    end_of_image_4 = int(r.offsets[list(r.keys).index(4)]) + 40  # cut inside image record 4
+    rec.write_bytes(rec.read_bytes()[:end_of_image_4])
+    rec.with_suffix(".idx").write_text("".join(f"{k}\t{o}\n" for k, o in zip(r.keys, r.offsets, strict=True) if k <= 4))
+    raw = RecordIODataset(rec, bad_file_policy="raise")
+    assert raw.keys.tolist() == [1, 2, 3, 4]
+    with pytest.raises((RecordIOError, ImageDecodeError), match=r"train\.rec: record 4"):
+        raw[3]
+    skip = RecordIODataset(rec, bad_file_policy="skip", max_bad_fraction=0.5)
+    img, label = skip[3]
+    assert label == 0 and torch.equal(img, skip[0][0])  # wrapped round to the first sample
+    assert "truncated" in skip.bad_files[3]
