@@ -64,11 +64,14 @@ def plot_roc(
     lowest = 1.0
     for name, (scores, issame) in curves.items():
         y = np.asarray(issame, dtype=bool)
-        fpr, tpr, _ = roc_curve(y, np.asarray(scores, dtype=np.float64))
+        fpr, tpr, _ = roc_curve(y, np.asarray(scores, dtype=np.float64), drop_intermediate=False)
         floor = 1.0 / max(int((~y).sum()), 1)
         lowest = min(lowest, floor)
-        keep = fpr >= floor  # below one impostor pair the curve carries no information
-        ax.plot(fpr[keep], tpr[keep], label=name)
+        # TAR at each FAR of a log grid = best TPR with FPR <= FAR (the ROC as a step function); below
+        # one impostor pair (FAR < 1/impostors) the curve carries no information and is not drawn
+        grid = np.logspace(np.log10(floor), 0, 200)
+        tar = tpr[np.searchsorted(fpr, grid, side="right") - 1]
+        ax.plot(grid, tar, label=name)
     ax.set_xscale("log")
     ax.set_xlim(max(min_far, lowest), 1.0)
     ax.set_ylim(0, 1.01)

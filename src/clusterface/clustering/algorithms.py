@@ -58,12 +58,13 @@ def kmeans_clusters(
     seed: int = 0,
     max_points_per_centroid: int = 256,
     plus_plus_limit: int = 10**6,
+    restarts: int = 5,
 ) -> NDArray[np.int64]:
     """Spherical k-means (cosine) with a known number of clusters, ``faiss.Kmeans``.
 
-    Seeds: k-means++ when N·K ≤ ``plus_plus_limit`` (faiss's own random seeding often leaves two
-    true clusters merged); above that, faiss's random seeding, since k-means++ costs K passes over
-    the data.
+    Seeds: when N·K ≤ ``plus_plus_limit``, k-means++ with ``restarts`` restarts, keeping the best
+    objective (faiss's own random seeding often leaves two true clusters merged); above that,
+    faiss's random seeding, since k-means++ costs K passes over the data.
     """
     import faiss
 
@@ -80,10 +81,19 @@ def kmeans_clusters(
         max_points_per_centroid=max_points_per_centroid,
         min_points_per_centroid=1,
     )
-    init = kmeans_plus_plus(x, num_clusters, seed) if len(x) * num_clusters <= plus_plus_limit else None
-    km.train(x, init_centroids=init)
-    _, assign = km.index.search(x, 1)
-    return _dense_ids(assign.ravel())
+    if len(x) * num_clusters > plus_plus_limit:
+        km.train(x)
+        _, assign = km.index.search(x, 1)
+        return _dense_ids(assign.ravel())
+    best_obj, best_assign = -np.inf, None
+    for restart in range(restarts):
+        km.train(x, init_centroids=kmeans_plus_plus(x, num_clusters, seed + restart))
+        sims, assign = km.index.search(x, 1)
+        objective = float(sims.sum())  # spherical k-means maximises the summed cosine to the centroids
+        if objective > best_obj:
+            best_obj, best_assign = objective, assign
+    assert best_assign is not None
+    return _dense_ids(best_assign.ravel())
 
 
 def connected_components_clusters(knn: KNNGraph, threshold: float) -> NDArray[np.int64]:
