@@ -7,6 +7,7 @@ the reported number is the ratio of medians to ArcFace's. Run:
 
     .venv/bin/python benchmarks/method_step.py                 # cfnet_s b64 + iresnet18 b16, head vs C
     .venv/bin/python benchmarks/method_step.py --reps 30 --backbones cfnet_s:128
+    python benchmarks/method_step.py --device cuda --amp --backbones iresnet50:128 --classes 10000
 """
 
 from __future__ import annotations
@@ -43,13 +44,13 @@ VARIANTS = {
 class Runner:
     """One variant: its own copy of the backbone, objective, optimiser and momentum encoder."""
 
-    def __init__(self, cfg: Config, backbone_state: dict, num_classes: int, channels_last: bool) -> None:
+    def __init__(self, cfg: Config, backbone_state: dict, num_classes: int, device: torch.device, amp: bool) -> None:
         self.model = create_backbone(cfg.model.backbone, embedding_dim=cfg.model.embedding_dim)
         self.model.load_state_dict(backbone_state)
-        if channels_last:
-            self.model = self.model.to(memory_format=torch.channels_last)
+        self.model = self.model.to(device, memory_format=torch.channels_last)
         self.model.train()
-        self.objective: JointObjective = build_objective(cfg, num_classes)
+        self.amp = amp
+        self.objective: JointObjective = build_objective(cfg, num_classes).to(device)
         self.objective.set_progress(cfg.objective.warmup_epochs + 1.0)  # past the warm-up
         self.encoder = (
             MomentumEncoder(self.model, cfg.objective.encoder_momentum) if cfg.objective.use_momentum_encoder else None
@@ -60,14 +61,18 @@ class Runner:
 
     def fill_memory(self, x: torch.Tensor, labels: torch.Tensor) -> None:
         with torch.no_grad():
-            self.objective.update_memory(self.model(x), labels)
+            self.objective.update_memory(self.model(x).float(), labels)
         self.objective.refresh_concentration()
 
     def step(self, x: torch.Tensor, labels: torch.Tensor) -> None:
         self.optimizer.zero_grad(set_to_none=True)
-        embeddings = self.model(x)
-        run_momentum = self.encoder is not None and self.objective.wants_momentum(self.step_index)
-        momentum = self.encoder(x) if run_momentum and self.encoder is not None else None
+        # bf16 autocast (when --amp) covers both encoders; the objective runs in float32
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=self.amp):
+            embeddings = self.model(x)
+            run_momentum = self.encoder is not None and self.objective.wants_momentum(self.step_index)
+            momentum = self.encoder(x) if run_momentum and self.encoder is not None else None
+        embeddings = embeddings.float()
+        momentum = momentum.float() if momentum is not None else None
         parts = self.objective(embeddings, labels, momentum)
         parts["loss"].backward()
         self.optimizer.step()
@@ -78,6 +83,11 @@ class Runner:
         self.step_index += 1
 
 
+def synchronize() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
 def interleaved_medians(fns: dict[str, Callable[[], None]], reps: int, warmup: int = 2) -> dict[str, float]:
     for _ in range(warmup):
         for fn in fns.values():
@@ -85,22 +95,26 @@ def interleaved_medians(fns: dict[str, Callable[[], None]], reps: int, warmup: i
     times: dict[str, list[float]] = {k: [] for k in fns}
     for _ in range(reps):
         for name, fn in fns.items():
+            synchronize()
             start = time.perf_counter()
             fn()
+            synchronize()
             times[name].append(time.perf_counter() - start)
     return {k: statistics.median(v) for k, v in times.items()}
 
 
-def bench_step(backbone: str, batch: int, num_classes: int, reps: int, steps_per_rep: int) -> None:
+def bench_step(
+    backbone: str, batch: int, num_classes: int, reps: int, steps_per_rep: int, device: torch.device, amp: bool
+) -> None:
     torch.manual_seed(0)
     base = load_config(None, [f"model.backbone={backbone}"])
     state = create_backbone(backbone, embedding_dim=base.model.embedding_dim).state_dict()
-    x = (torch.rand(batch, 3, 112, 112) * 2 - 1).contiguous(memory_format=torch.channels_last)
-    labels = torch.randint(0, num_classes, (batch,))
+    x = (torch.rand(batch, 3, 112, 112, device=device) * 2 - 1).contiguous(memory_format=torch.channels_last)
+    labels = torch.randint(0, num_classes, (batch,), device=device)
     runners = {}
     for name, overrides in VARIANTS.items():
         cfg = load_config(None, [f"model.backbone={backbone}", *overrides])
-        runners[name] = Runner(cfg, state, num_classes, channels_last=True)
+        runners[name] = Runner(cfg, state, num_classes, device, amp)
         runners[name].fill_memory(x, labels)
 
     def make(r: Runner) -> Callable[[], None]:
@@ -112,7 +126,8 @@ def bench_step(backbone: str, batch: int, num_classes: int, reps: int, steps_per
 
     medians = interleaved_medians({k: make(r) for k, r in runners.items()}, reps)
     ref = medians["arcface"]
-    print(f"\n{backbone}, batch {batch}, C={num_classes}, {reps} interleaved reps x {steps_per_rep} steps")
+    where = f"{device.type}{', bf16 autocast' if amp else ''}"
+    print(f"\n{backbone}, batch {batch}, C={num_classes}, {where}, {reps} interleaved reps x {steps_per_rep} steps")
     print("| variant | ms/step | ratio vs ArcFace |\n|---|---:|---:|")
     for name, t in medians.items():
         print(f"| {name} | {1e3 * t / steps_per_rep:.1f} | {t / ref:.3f} |")
@@ -124,18 +139,18 @@ def head_step(head: CosineClassifier, x: torch.Tensor, labels: torch.Tensor) -> 
     F.cross_entropy(head(x, labels), labels).backward()
 
 
-def bench_head(classes: list[int], batch: int, dim: int, reps: int) -> None:
+def bench_head(classes: list[int], batch: int, dim: int, reps: int, device: torch.device) -> None:
     torch.manual_seed(0)
-    x = torch.randn(batch, dim)
-    print(f"\nhead forward+backward (cosine classifier + CE), batch {batch}, d={dim}, {reps} reps")
+    x = torch.randn(batch, dim, device=device)
+    print(f"\nhead forward+backward (cosine classifier + CE), {device.type}, batch {batch}, d={dim}, {reps} reps")
     print("| C | ArcFace ms | CG-ArcFace ms | memory update ms | ArcFace ns per class |\n|---:|---:|---:|---:|---:|")
     for c in classes:
-        labels = torch.randint(0, c, (batch,))
-        arc = CosineClassifier(c, dim, ArcFaceMargin(0.5))
-        memory = ClassCentreMemory(c, dim)
-        memory.update(torch.randn(4 * batch, dim), torch.randint(0, c, (4 * batch,)))
+        labels = torch.randint(0, c, (batch,), device=device)
+        arc = CosineClassifier(c, dim, ArcFaceMargin(0.5)).to(device)
+        memory = ClassCentreMemory(c, dim).to(device)
+        memory.update(torch.randn(4 * batch, dim, device=device), torch.randint(0, c, (4 * batch,), device=device))
         memory.refresh()
-        cg = CosineClassifier(c, dim, ClusterGuidedMargin(memory, 0.5))
+        cg = CosineClassifier(c, dim, ClusterGuidedMargin(memory, 0.5)).to(device)
 
         fns = {
             "arc": partial(head_step, arc, x, labels),
@@ -156,16 +171,19 @@ def main() -> None:
     parser.add_argument("--head-classes", type=int, nargs="*", default=[1000, 10000, 100000])
     parser.add_argument("--head-reps", type=int, default=9)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--amp", action="store_true", help="bf16 autocast for the encoders (GPU)")
     args = parser.parse_args()
+    device = torch.device(args.device)
     if args.threads:
         # on a shared, oversubscribed CPU one thread avoids OpenMP barrier stalls on small ops
         torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     for spec in args.backbones:
         name, batch = spec.split(":")
-        bench_step(name, int(batch), args.classes, args.reps, args.steps_per_rep)
+        bench_step(name, int(batch), args.classes, args.reps, args.steps_per_rep, device, args.amp)
     if args.head_classes:
-        bench_head(args.head_classes, 64, 512, args.head_reps)
+        bench_head(args.head_classes, 64, 512, args.head_reps, device)
 
 
 if __name__ == "__main__":

@@ -17,12 +17,14 @@ class ClusterAlignLoss(nn.Module):
     def forward(
         self, weight: torch.Tensor, labels: torch.Tensor, centres: torch.Tensor, known: torch.Tensor
     ) -> torch.Tensor:
-        """weight (C, d) classifier rows, labels (B,), centres (C, d), known (C,) bool -> scalar."""
-        classes = torch.unique(labels)
-        classes = classes[known[classes]]
+        """weight (C, d) classifier rows, labels (B,), centres (C, d), known (C,) bool -> scalar.
+
+        Written per sample with weight 1 / (count of its label in the batch), which sums
+        each unique class once, so that it needs neither ``unique`` nor a host sync.
+        """
         with torch.autocast(weight.device.type, enabled=False):
-            if classes.numel() == 0:
-                return at_least_float32(weight[:1]).sum() * 0.0
-            w = l2_normalize(at_least_float32(weight.index_select(0, classes)))
-            c = centres.index_select(0, classes).detach().to(w.dtype)
-            return (1.0 - (w * c).sum(dim=1)).mean()
+            w = l2_normalize(at_least_float32(weight.index_select(0, labels)))
+            c = centres.index_select(0, labels).detach().to(w.dtype)
+            per_class_count = (labels.unsqueeze(0) == labels.unsqueeze(1)).sum(dim=1).to(w.dtype)
+            share = known.index_select(0, labels).to(w.dtype) / per_class_count  # sums to |U_B| over i
+            return ((1.0 - (w * c).sum(dim=1)) * share).sum() / share.sum().clamp_min(1.0)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from clusterface.heads.angular import at_least_float32, l2_normalize
+
+MASKED_LOGIT = -1e9  # logit of a centre that does not exist yet: exp() underflows to exactly 0
 
 
 class SCCLoss(nn.Module):
@@ -15,7 +16,8 @@ class SCCLoss(nn.Module):
     Centres are constants (stop-gradient): the gradient reaches only the embeddings.
     ``adaptive=False`` uses the fixed tau0 for every centre (the ablation switch).
     Samples whose own class has no centre yet are left out (B' = samples kept); if none
-    is left the loss is 0 (still connected to the graph). Computed in float32.
+    is left the loss is 0 (still connected to the graph). Computed in float32, without
+    host synchronisation.
     """
 
     def __init__(self, temperature: float = 0.1, adaptive: bool = True) -> None:
@@ -49,11 +51,12 @@ class SCCLoss(nn.Module):
                 logits = logits / temperatures.detach().to(x.dtype).unsqueeze(0)
             else:
                 logits = logits / self.temperature
-            logits = logits.masked_fill(~known.unsqueeze(0), float("-inf"))
-            keep = known[target]
-            if not bool(keep.any()):
-                return x.sum() * 0.0
-            return F.cross_entropy(logits[keep], target[keep])
+            # A large finite value instead of -inf keeps rows without any known centre finite
+            # (they are dropped below); no host sync, so the GPU queue never drains here.
+            logits = logits.masked_fill(~known.unsqueeze(0), MASKED_LOGIT)
+            per_sample = torch.logsumexp(logits, dim=1) - logits.gather(1, target.unsqueeze(1)).squeeze(1)
+            keep = known[target].to(per_sample.dtype)
+            return (per_sample * keep).sum() / keep.sum().clamp_min(1.0)
 
     def extra_repr(self) -> str:
         return f"temperature={self.temperature}, adaptive={self.adaptive}"

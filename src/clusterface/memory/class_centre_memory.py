@@ -30,7 +30,8 @@ class ClassCentreMemory(nn.Module):
       window_sums (C, d), window_counts (C,) int64, window_distance_sums (C,): this window;
       concentration (C,) phi~ (after filling and clipping); has_concentration (C,) bool;
       margins (C,) m_k; temperatures (C,) tau_k.
-    Every update is vectorised over the batch's unique classes (index_add_, index_copy_).
+    Every update is vectorised (index_add_, index_copy_; no per-class Python, no host sync
+    in ``update``).
     """
 
     centres: torch.Tensor
@@ -90,26 +91,32 @@ class ClassCentreMemory(nn.Module):
         """
         z = l2_normalize(features.detach().float())
         labels = labels.to(self.centres.device)
-        classes, inverse = torch.unique(labels, return_inverse=True)
-        batch_sums = torch.zeros(classes.numel(), self.dim, device=z.device).index_add_(0, inverse, z)
-        batch_counts = torch.bincount(inverse, minlength=classes.numel())
+        # Per-sample view of the batch's classes without torch.unique (no host sync): each
+        # sample points at the first sample of its class, whose row collects the class sum,
+        # so that duplicates of a class read bitwise the same sum and count.
+        b = labels.numel()
+        same = labels.unsqueeze(0) == labels.unsqueeze(1)
+        positions = torch.arange(b, device=labels.device)
+        first = torch.where(same, positions.unsqueeze(0), b).amin(dim=1)
+        class_sums = torch.zeros_like(z).index_add_(0, first, z).index_select(0, first)
+        class_counts = torch.bincount(first, minlength=b).index_select(0, first).to(z.dtype)
+        seen_before = self.known.index_select(0, labels).unsqueeze(1)
         if self.concentration_kind == "mean_distance":
             # distance to the centre as it stands before this batch (the batch mean if new)
-            reference = torch.where(self.known[classes].unsqueeze(1), self.centres[classes], l2_normalize(batch_sums))
-            distances = (z - reference[inverse]).norm(dim=1)
-            self.window_distance_sums.index_add_(0, labels, distances)
+            reference = torch.where(seen_before, self.centres.index_select(0, labels), l2_normalize(class_sums))
+            self.window_distance_sums.index_add_(0, labels, (z - reference).norm(dim=1))
         self.window_sums.index_add_(0, labels, z)
         self.window_counts.index_add_(0, labels, torch.ones_like(labels, dtype=torch.int64))
         if self.accumulate_only:
-            new_centres = l2_normalize(self.window_sums[classes])
+            new_centres = l2_normalize(self.window_sums.index_select(0, labels))
         else:
-            batch_means = batch_sums / batch_counts.unsqueeze(1).to(z.dtype)
-            old = self.centres[classes]
+            batch_means = class_sums / class_counts.unsqueeze(1)
+            old = self.centres.index_select(0, labels)
             blended = self.centre_momentum * old + (1.0 - self.centre_momentum) * batch_means
-            first_time = ~self.known[classes]
-            new_centres = l2_normalize(torch.where(first_time.unsqueeze(1), batch_means, blended))
-        self.centres.index_copy_(0, classes, new_centres)
-        self.known.index_fill_(0, classes, True)
+            new_centres = l2_normalize(torch.where(seen_before, blended, batch_means))
+        # duplicate labels write identical rows, so the order of index_copy_ does not matter
+        self.centres.index_copy_(0, labels, new_centres)
+        self.known.index_fill_(0, labels, True)
 
     @torch.no_grad()
     def refresh(self) -> None:
