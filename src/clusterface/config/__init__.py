@@ -5,6 +5,7 @@ from clusterface.config.loading import (
     config_from_dict,
     config_to_dict,
     load_config,
+    merge_trees,
     parse_override,
     save_config,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "config_from_dict",
     "config_to_dict",
     "load_config",
+    "merge_trees",
     "parse_override",
     "save_config",
 ]

@@ -37,8 +37,21 @@ def _set_nested(tree: dict[str, Any], parts: list[str], value: Any) -> None:
     node[parts[-1]] = value
 
 
-def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
-    """Defaults <- YAML file (optional) <- overrides, validated."""
+def merge_trees(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """Recursive dict merge: ``update`` wins; neither input is modified."""
+    out = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge_trees(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def load_config(
+    path: str | Path | None = None, overrides: list[str] | None = None, base: dict[str, Any] | None = None
+) -> Config:
+    """Defaults <- ``base`` (a command's own defaults) <- YAML file (optional) <- overrides, validated."""
     tree: dict[str, Any] = {}
     if path is not None:
         path = Path(path)
@@ -51,6 +64,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError(f"config file {path} must hold a mapping of sections, got {type(loaded).__name__}")
         tree = loaded or {}
+    tree = merge_trees(base or {}, tree)
     for text in overrides or []:
         parts, value = parse_override(text)
         _set_nested(tree, parts, value)
