@@ -144,11 +144,23 @@ class TrainConfig(Section):
 
 
 class EvalConfig(Section):
-    """Evaluation defaults."""
+    """Evaluation defaults (periodic verification, the demo's evaluation; see clusterface.analysis)."""
 
     batch_size: int = Field(128, ge=1)
     flip: bool = True
     fars: tuple[float, ...] = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6)
+    cluster_methods: tuple[Literal["infomap", "components", "dbscan", "agglomerative", "kmeans"], ...] = (
+        "infomap",
+        "components",
+        "dbscan",
+        "agglomerative",
+        "kmeans",
+    )
+    cluster_threshold: float | None = Field(
+        None, ge=-1, le=1, description="cosine threshold of the graph methods; None: from the .bin's best threshold"
+    )
+    knn_k: int = Field(20, ge=1, description="neighbours per face in the clustering kNN graph")
+    knn_method: Literal["exact", "hnsw", "ivf"] = Field("exact", description="faiss kNN search")
 
 
 class Config(BaseModel):
