@@ -44,3 +44,13 @@ def test_train_command_writes_run_directory(tmp_path):
 
 def test_train_command_rejects_bad_override(tmp_path):
     assert main(["train", "--out", str(tmp_path), "train.no_such_field=1"]) == 2
+
+
+def test_train_command_refuses_to_resume_an_incompatible_run(tmp_path, capsys):
+    _image_folder(tmp_path / "faces")
+    common = ["train", "--out", str(tmp_path / "run"), "--no-progress", "data.source=folder",
+              f"data.path={tmp_path / 'faces'}", "data.workers=0", f"model.backbone={TINY_BACKBONE}",
+              "model.embedding_dim=16", "train.epochs=1", "train.eval_every_epochs=0"]
+    assert main([*common, "train.batch_size=4"]) == 0
+    assert main([*common, "train.batch_size=8"]) == 2
+    assert "cannot resume" in capsys.readouterr().err

@@ -37,6 +37,7 @@ def train_command(
     after writing a checkpoint (rerun the same command to resume), 4 too many non-finite steps.
     """
     from clusterface.training import (
+        CheckpointError,
         NonFiniteLossError,
         build_train_dataset,
         init_distributed,
@@ -67,6 +68,9 @@ def train_command(
         except NonFiniteLossError as err:
             typer.echo(f"error: {err}", err=True)
             return EXIT_NONFINITE
+        except (CheckpointError, ValueError) as err:  # e.g. resuming a run with an incompatible config
+            typer.echo(f"error: {err}", err=True)
+            return 2
     finally:
         shutdown_distributed()
     if ctx.is_main:
