@@ -30,7 +30,6 @@ from clusterface.clustering import (
 )
 from clusterface.evaluation import DEFAULT_THRESHOLDS, tar_at_far, verification_10fold
 
-
 CPU_SECONDS: list[float] = []  # process CPU time (all threads) of the last timed() call
 
 
@@ -152,7 +151,8 @@ def bench_clustering(
             "clusters": s["num_clusters"],
         }
         print(
-            f"  n={n} {key}: {t:.1f}s (cpu {CPU_SECONDS[0]:.1f}s)  Fp={s['pairwise_fscore']:.4f} Fb={s['bcubed_fscore']:.4f} NMI={s['nmi']:.4f}",
+            f"  n={n} {key}: {t:.1f}s (cpu {CPU_SECONDS[0]:.1f}s)  Fp={s['pairwise_fscore']:.4f}"
+            f" Fb={s['bcubed_fscore']:.4f} NMI={s['nmi']:.4f}",
             flush=True,
         )
     out["make_embeddings_s"] = t_make
