@@ -13,7 +13,7 @@ from clusterface.synth.sampling import render_record
 
 
 def test_long_tail_as_configured():
-    cfg = SynthConfig(identities=3000, images_min=2, images_median=20, images_max=200)
+    cfg = SynthConfig(identities=3000, images_min=2, images_median=20, images_max=200, images_spread=0.8)
     counts = image_counts(cfg)
     assert counts.min() == 2 and counts.max() == 200
     assert 18 <= np.median(counts) <= 22

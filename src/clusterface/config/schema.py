@@ -24,14 +24,14 @@ class SynthConfig(Section):
     """Procedural synthetic identities (SynthFaces), the built-in default data."""
 
     root: Path = Path("data/synthfaces")
-    identities: int = Field(600, ge=4, description="total identities, split into train and test")
+    identities: int = Field(360, ge=4, description="total identities, split into train and test")
     test_fraction: float = Field(0.2, gt=0, lt=1, description="fraction of identities held out for test")
     seed: int = 0
     preset: Literal["easy", "default", "hard"] = "default"
     images_min: int = Field(2, ge=1)
     images_median: int = Field(20, ge=1)
     images_max: int = Field(200, ge=1)
-    images_spread: float = Field(0.8, ge=0, description="log-normal sigma of images per identity (long tail)")
+    images_spread: float = Field(0.7, ge=0, description="log-normal sigma of images per identity (long tail)")
     lookalike_fraction: float = Field(0.15, ge=0, le=1, description="identities drawn as siblings of another")
     label_noise: float = Field(0.0, ge=0, lt=1, description="fraction of train images filed under a wrong identity")
     impostor_lookalike_fraction: float = Field(0.3, ge=0, le=1, description="impostor pairs from look-alike families")

@@ -67,13 +67,15 @@ class Ellipsoid:
 
     def __post_init__(self) -> None:
         # local unit-sphere coordinates q = K p_cam - k0
-        self.to_cam = self.frame_rot @ self.rot @ np.diag(self.radii)
+        r = self.radii
+        full = self.frame_rot @ self.rot
+        self.to_cam = full * r
         self.centre_cam = self.frame_rot @ self.centre
-        self.K = np.diag(1.0 / self.radii) @ self.rot.T @ self.frame_rot.T
+        self.K = full.T / r[:, None]
         self.k0 = self.K @ self.centre_cam
-        self.mean_radius = float(np.mean(self.radii))
-        self.normal_mat = self.frame_rot @ self.rot @ np.diag(1.0 / self.radii)
-        self.point_mat = self.rot @ np.diag(self.radii)
+        self.mean_radius = float(r.mean())
+        self.normal_mat = full / r
+        self.point_mat = self.rot * r
 
 
 def make_ellipsoid(

@@ -84,28 +84,29 @@ def sample_nuisance(rng: np.random.Generator, difficulty: float, preset: Preset)
     brows_raised = float(u[5]) if u[6] < 0.15 * s else 0.0
     gaze = (float(n[3] * 0.2 * s), float(n[4] * 0.12 * s))
     # light: azimuth/elevation around the camera direction, spread grows with difficulty
-    az = np.deg2rad(n[5] * 30.0 * s)
-    el = np.deg2rad(15.0 + n[6] * 20.0 * s)
+    az = np.deg2rad(n[5] * 24.0 * s)
+    el = np.deg2rad(15.0 + n[6] * 15.0 * s)
     light_dir = (float(np.sin(az) * np.cos(el)), float(np.sin(el)), float(np.cos(az) * np.cos(el)))
     warmth = float(n[7] * 0.08 * s)
     light_colour = (1.0 + warmth, 1.0, 1.0 - warmth)
     light_intensity = float(np.clip(0.75 + n[8] * 0.12 * s, 0.35, 1.1))
     ambient = float(np.clip(0.35 + (u[7] - 0.5) * 0.2 * s, 0.12, 0.6))
-    jitter_scale = float(np.exp(n[9] * 0.035 * s))
-    jitter_shift = (float(n[10] * 1.5 * s), float(n[11] * 1.5 * s))
-    jitter_rot = float((u[8] - 0.5) * 6.0 * s)
+    # landmark-detector noise: about a pixel and a degree or two
+    jitter_scale = float(np.exp(n[9] * 0.02 * s))
+    jitter_shift = (float(n[10] * 0.9 * s), float(n[11] * 0.9 * s))
+    jitter_rot = float((u[8] - 0.5) * 4.0 * s)
     occluder = "none"
     if u[9] < preset.occlusion * s:
         occluder = OCCLUDERS[1 + min(int(u[10] * (len(OCCLUDERS) - 1)), len(OCCLUDERS) - 2)]
     occluder_seed = int(u[11] * 2**31)
     background_seed = int(u[12] * 2**31)
     deg = preset.degradation * s
-    blur_sigma = float(u[13] * 1.4 * deg) if u[14] < 0.35 * min(deg, 2.0) else 0.0
+    blur_sigma = float(u[13] * 1.1 * deg) if u[14] < 0.3 * min(deg, 2.0) else 0.0
     noise_sigma = float(u[15] * 0.035 * deg)
     low_res = float(1.0 - u[16] * 0.6 * min(deg, 1.2)) if u[17] < 0.2 * min(deg, 2.0) else 1.0
-    grayscale = bool(u[18] < 0.05 * min(deg, 2.0))
+    grayscale = bool(u[18] < 0.03 * min(deg, 2.0))
     jpeg_quality = round(95 - u[19] * (95 - preset.jpeg_min) * min(deg, 1.0))
-    exposure = float(np.exp((u[20] - 0.5) * 0.5 * s))
+    exposure = float(np.exp((u[20] - 0.5) * 0.3 * s))
     return Nuisance(
         yaw=yaw,
         pitch=pitch,

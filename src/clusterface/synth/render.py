@@ -17,7 +17,7 @@ JPEG encoding (the image's quality is part of its nuisance) happens in :func:`re
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -101,6 +101,14 @@ def head_model(ident: Identity) -> HeadModel:
         ("bridge", bridge_c, ident.bridge_r, bridge_rot),
         ("nose", nose_c, ident.nose_r, nose_rot),
     ]
+    # nose tip and wings (alae): a ball and two small ellipsoids at the base of the dorsum
+    tip_y = nose_y - 0.72 * ident.nose_r[1]
+    tip_r = 0.55 * ident.nose_r[0] + 0.02
+    tip_z = _front_z(cranium, 0.0, tip_y) + 0.75 * ident.nose_r[2] - 0.3 * tip_r
+    solids.append(("tip", (0.0, tip_y, tip_z), (tip_r, tip_r * 0.9, tip_r), eye))
+    for s in (-1, 1):
+        ala_r = (0.055 + 0.2 * ident.nose_r[0] - 0.02, 0.05, 0.06)
+        solids.append(("ala", (s * (ident.nose_r[0] * 0.75 + 0.02), tip_y - 0.01, tip_z - tip_r - 0.02), ala_r, eye))
     for s in (-1, 1):
         solids.append(("ear", (s * ident.cranium_r[0] * 0.95, -0.08, -0.1), ear_r, _ry(-s * ident.ear_protrude)))
     face_solids = [make_ellipsoid(c, r, eye, rot) for name, c, r, rot in solids if name != "ear"]
@@ -108,17 +116,14 @@ def head_model(ident: Identity) -> HeadModel:
     def surface_z(x: float, y: float) -> float:
         return max(_front_z(e, x, y) for e in face_solids)
 
-    nose = make_ellipsoid(nose_c, ident.nose_r, eye, nose_rot)
-    qstar = np.diag(nose.radii) @ nose.rot.T @ np.array([0.0, 0.0, 1.0])
-    qstar /= np.linalg.norm(qstar)
-    tip = nose.centre + nose.rot @ (nose.radii * qstar)
+    tip = np.array([0.0, tip_y, tip_z + tip_r])
     ez = surface_z(ident.eye_x, ident.eye_y)
     mz = surface_z(ident.mouth_w, ident.mouth_y)
     landmarks = np.array(
         [
             [-ident.eye_x, ident.eye_y, ez],
             [ident.eye_x, ident.eye_y, ez],
-            [tip[0], tip[1] + 0.05, tip[2]],
+            [tip[0], tip[1], tip[2]],
             [-ident.mouth_w, ident.mouth_y, mz],
             [ident.mouth_w, ident.mouth_y, mz],
         ]
@@ -169,14 +174,42 @@ def hair_region(ident: Identity, style: str, p: Field, shell_rz: float) -> np.nd
     return m.astype(np.float32)
 
 
+_HAIR_TEX_W, _HAIR_TEX_H = 512, 96
+_HAIR_TEX: dict[tuple[int, bytes, bool], np.ndarray] = {}
+
+
+def _hair_texture(ident: Identity, curly: bool) -> np.ndarray:
+    """Brightness pattern of the hair (float32 (H, W)) over (angle around the head, height); cached."""
+    key = (ident.index, ident.genes.tobytes(), curly)
+    tex = _HAIR_TEX.get(key)
+    if tex is None:
+        rng = np.random.default_rng([ident.index, 11] + [int(g * 1e6) for g in ident.genes[:4]])
+        if curly:
+            noise = rng.random((_HAIR_TEX_H // 3, _HAIR_TEX_W // 6)).astype(np.float32)
+            tex = cv2.resize(noise, (_HAIR_TEX_W, _HAIR_TEX_H), interpolation=cv2.INTER_CUBIC)
+        else:
+            strands: np.ndarray = rng.random((1, _HAIR_TEX_W)).astype(np.float32)
+            strands = cv2.GaussianBlur(strands, (0, 0), 1.2)
+            waves = rng.random((4, _HAIR_TEX_W // 16)).astype(np.float32)
+            tex = 0.7 * np.repeat(strands, _HAIR_TEX_H, 0) + 0.3 * cv2.resize(
+                waves, (_HAIR_TEX_W, _HAIR_TEX_H), interpolation=cv2.INTER_CUBIC
+            )
+        tex = (0.72 + 0.45 * (tex - tex.min()) / (np.ptp(tex) + 1e-6)).astype(np.float32)
+        if len(_HAIR_TEX) > 256:
+            _HAIR_TEX.clear()
+        _HAIR_TEX[key] = tex
+    return tex
+
+
 def _hair_albedo(ident: Identity, style: str, p: Field) -> np.ndarray:
     """Hair colour (..., 3) with a strand/curl texture at head-frame points p (3, ...)."""
     x, y, z = p
-    ang = np.arctan2(x, z)
-    if style == "curly":
-        g = 0.8 + 0.2 * np.sin(ang * 26.0 + 3.0 * np.sin(y * 9.0)) * np.sin(y * 28.0 + 2.0 * np.sin(ang * 7.0))
-    else:
-        g = 0.84 + 0.1 * np.sin(ang * 47.0 + 5.0 * np.sin(y * 4.0 + ang * 3.0)) + 0.06 * np.sin(ang * 113.0 + y * 9.0)
+    # position around the vertical axis in [-2, 2] (front half [-1, 1]) without an arctan
+    s = x / np.sqrt(x * x + z * z + np.float32(1e-4))
+    around = np.where(z >= 0, s, np.sign(s) * 2.0 - s)
+    mu = ((around + 2.0) * np.float32(_HAIR_TEX_W / 4.0)).astype(np.float32)
+    mv = ((1.6 - y) * np.float32(_HAIR_TEX_H / 3.5)).astype(np.float32)
+    g = cv2.remap(_hair_texture(ident, style == "curly"), mu, mv, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
     col = g[..., None] * ident.hair.astype(np.float32)
     if style == "buzz":
         col = 0.55 * col + 0.45 * ident.skin.astype(np.float32)
@@ -274,7 +307,7 @@ def _layer(
 
 
 # solids whose union is smoothed (normals blended across the seam) and its softness in head units
-_SMOOTH = {"cranium": 0.06, "jaw": 0.06, "chin": 0.05, "bridge": 0.03}
+_SMOOTH = {"cranium": 0.2, "jaw": 0.2, "chin": 0.1, "bridge": 0.05, "tip": 0.03, "ala": 0.04}
 
 
 def _aligned_camera(model: HeadModel, rot: np.ndarray, nuis: Nuisance) -> tuple[Camera, np.ndarray]:
@@ -384,7 +417,10 @@ def render_face(ident: Identity, nuis: Nuisance, seed: int) -> Rendered:
         q = hit.local(hit.t_front)
         n = surface_normal_cam(e, q)
         if softness is not None:
-            weight = np.exp(np.clip((hit.t_front - depth[y0:y1, x0:x1]) / softness, -30.0, 0.0)) * (hit.alpha > 0)
+            # smooth union: surfaces within `softness` of the front one share the normal (quadratic falloff)
+            weight = np.clip(1.0 + (hit.t_front - depth[y0:y1, x0:x1]) * np.float32(1.0 / softness), 0.0, 1.0)
+            weight *= weight
+            weight *= hit.alpha > 0
             for axis in range(3):
                 smooth_normal[axis, y0:y1, x0:x1] += n[axis] * weight
         else:
@@ -405,15 +441,28 @@ def render_face(ident: Identity, nuis: Nuisance, seed: int) -> Rendered:
             front = np.clip((p[2] / ident.cranium_r[2] - 0.05) / 0.3, 0.0, 1.0)[..., None]
             alb = sampled * front + skin * (1.0 - front)
         np.copyto(albedo[y0:y1, x0:x1], alb, where=mine[..., None])
-    smooth_ids = np.array([k for k, (name, _) in enumerate(solids) if name in _SMOOTH], np.int8)
-    in_smooth = np.isin(winner, smooth_ids)
+    is_smooth = np.array([False] + [name in _SMOOTH for name, _ in solids])
+    is_face = np.array([False] + [name in ("cranium", "jaw", "chin") for name, _ in solids])
+    in_smooth = is_smooth[winner + 1]
     norm = np.sqrt((smooth_normal**2).sum(0))
     np.copyto(normal, smooth_normal / np.maximum(norm, 1e-6), where=in_smooth[None])
     colour = _shade(albedo, (normal[0], normal[1], normal[2]), light, nuis, 0.07, 0.25)
     _composite(img, (0, SIZE, 0, SIZE), colour, cover)
+    # camera auto-exposure metered on the face: the skin keeps the identity's tone under any light
+    face = (cover > 0.5) & is_face[winner + 1]
+    if face.any():
+        shaded = float(colour[face].mean())
+        gain = float(np.clip(0.92 * float(albedo[face].mean()) / max(shaded, 1e-3), 0.6, 2.5))
+        img *= np.float32(gain)
+        light_gain = np.float32(gain)
+    else:
+        light_gain = np.float32(1.0)
 
     # front hair, depth-tested against the head; then a hat
-    _layer(img, cam, shell, light, nuis, hair_albedo, shell_region, 0.12, depth=depth)
+    nuis_exposed = replace(
+        nuis, light_intensity=nuis.light_intensity * float(light_gain), ambient=nuis.ambient * float(light_gain)
+    )
+    _layer(img, cam, shell, light, nuis_exposed, hair_albedo, shell_region, 0.12, depth=depth)
     if nuis.occluder == "hat":
         hat = make_ellipsoid(
             (0.0, ident.cranium_c[1] + 0.05, ident.cranium_c[2] - 0.05), tuple(cr * (1 + vol + 0.1)), rot
@@ -425,7 +474,7 @@ def render_face(ident: Identity, nuis: Nuisance, seed: int) -> Rendered:
             cam,
             hat,
             light,
-            nuis,
+            nuis_exposed,
             lambda p: np.broadcast_to(hat_colour, (*p[0].shape, 3)),
             lambda p: _smooth_step(p[1] - brim, 0.03),
         )

@@ -295,8 +295,8 @@ def face_texture(
             cv2.polylines(tex, [_pts(lower)], False, _col(ident.skin * 0.6), 1, _AA, _SHIFT)
     # brows
     for side in (-1, 1):
-        inner = side * (ident.eye_x - ident.brow_len * 0.5)
-        outer = side * (ident.eye_x + ident.brow_len * 0.6)
+        inner = side * (ident.eye_x - ident.eye_w * 1.05)
+        outer = side * (ident.eye_x + ident.eye_w * ident.brow_len)
         t = np.linspace(0, 1, 9)
         x = inner + (outer - inner) * t
         y = (
@@ -306,7 +306,7 @@ def face_texture(
             + ident.brow_angle * t
             + ident.brow_arch * np.sin(np.pi * t * 0.8)
         )
-        th = ident.brow_thick * (1.0 - 0.55 * t)
+        th = ident.brow_thick * (1.0 - 0.6 * t**1.5)
         poly = np.vstack([np.stack([x, y + th * 0.55], 1), np.stack([x, y - th * 0.45], 1)[::-1]])
         cv2.fillPoly(tex, [_pts(poly)], _col(0.2 * ident.skin + 0.8 * ident.brow), _AA, _SHIFT)
     # mouth

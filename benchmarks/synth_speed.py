@@ -1,0 +1,63 @@
+"""SynthFaces generation speed: images/s with 1 and 2 worker processes, and the default demo set's write time.
+
+Run (the machine should be quiet; numbers on a shared machine are noisy, so compare the
+ratios measured in one run):
+    .venv/bin/python benchmarks/synth_speed.py                      # render speed, 1 vs 2 workers
+    .venv/bin/python benchmarks/synth_speed.py --demo-set runs/synth_demo   # + write the default demo set
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from clusterface.config.schema import SynthConfig
+from clusterface.synth import generate_dataset
+
+
+def images_per_second(workers: int, identities: int, median: int) -> tuple[float, int]:
+    """Write a fresh dataset with ``workers`` processes; returns (images/s, images), pool start-up included."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = SynthConfig(root=Path(tmp) / "set", identities=identities, images_median=median, workers=workers, seed=1)
+        start = time.perf_counter()
+        generate_dataset(cfg, progress=False)
+        seconds = time.perf_counter() - start
+        n = json.loads((Path(tmp) / "set" / "manifest.json").read_text())
+        images = int(n["train_images"]) + int(n["test_images"])
+    return images / seconds, images
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--identities", type=int, default=60)
+    ap.add_argument("--images-median", type=int, default=20)
+    ap.add_argument("--demo-set", type=Path, help="also write the default demo dataset here (removed first)")
+    args = ap.parse_args()
+    rows = {}
+    for workers in (1, 2):
+        ips, n = images_per_second(workers, args.identities, args.images_median)
+        rows[f"workers={workers}"] = {"images": n, "images_per_s": round(ips, 1)}
+    rows["speedup_2_vs_1"] = round(rows["workers=2"]["images_per_s"] / rows["workers=1"]["images_per_s"], 2)  # type: ignore[index]
+    if args.demo_set is not None:
+        shutil.rmtree(args.demo_set, ignore_errors=True)
+        cfg = SynthConfig(root=args.demo_set)  # the defaults are the demo's dataset
+        start = time.perf_counter()
+        generate_dataset(cfg, progress=True)
+        seconds = time.perf_counter() - start
+        m = json.loads((args.demo_set / "manifest.json").read_text())
+        rows["demo_set"] = {
+            "seconds": round(seconds, 1),
+            "train_images": m["train_images"],
+            "test_images": m["test_images"],
+            "identities": m["identities"],
+            "pairs_per_fold": m["pairs"]["pairs_per_fold"],
+        }
+    print(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()
