@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 from torch import nn
@@ -79,3 +81,5 @@ def test_too_many_consecutive_nonfinite_steps_abort_naming_the_step(tmp_path):
     with pytest.raises(NonFiniteLossError, match="at step 5"):
         train(cfg, RandomFaces(n=64), out_dir=tmp_path, progress=False, objective_factory=_factory({2, 3, 4}))
     assert not (tmp_path / "checkpoints" / "last.pt").exists()
+    summary = json.loads((tmp_path / "metrics.json").read_text())["summary"]
+    assert summary["status"] == "aborted" and "at step 5" in summary["error"]

@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader, Dataset
 from clusterface.config import Config, config_to_dict, save_config
 from clusterface.training.checkpoint import CheckpointRotation, load_checkpoint
 from clusterface.training.distributed import DistContext, all_reduce_max, current_context
-from clusterface.training.nonfinite import NonFiniteGuard
+from clusterface.training.nonfinite import NonFiniteGuard, NonFiniteLossError
 from clusterface.training.optim import build_optimizer, build_scheduler
 from clusterface.training.progress import TrainLogger
 from clusterface.training.rng import capture_rng_state, restore_rng_state, seed_everything
@@ -233,6 +233,18 @@ class Trainer:
         return scalars
 
     def run(self) -> TrainResult:
+        """Train from the current position to the end (or ``max_steps``, or a signal)."""
+        try:
+            return self._run()
+        except NonFiniteLossError as err:
+            self.logger.summary = {"status": "aborted", "global_step": self.global_step, "error": str(err)}
+            self.logger.message(str(err))
+            raise
+        finally:
+            self.logger.write_metrics()
+            self.logger.close()
+
+    def _run(self) -> TrainResult:
         cfg, tc, ctx = self.cfg, self.cfg.train, self.ctx
         if self.out_dir is not None and ctx.is_main:
             self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -307,8 +319,6 @@ class Trainer:
                                "images_per_s": result.images_per_s, "data_wait_fraction": result.data_wait_fraction,
                                "nonfinite_steps": self.guard.total, "world_size": ctx.world_size,
                                "last_checkpoint": str(last_ckpt) if last_ckpt else None}
-        self.logger.write_metrics()
-        self.logger.close()
         return result
 
 
