@@ -61,6 +61,7 @@ def eval_data(tmp_path):
     return tmp_path, ckpt, bin_path, folder, labels, ijb
 
 
+@pytest.mark.slow  # the whole pipeline with t-SNE: ~10 s on a quiet machine
 def test_evaluate_writes_metrics_report_and_plots(eval_data, capsys):
     tmp, ckpt, bin_path, folder, labels, ijb = eval_data
     out = tmp / "eval"

@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from numpy.typing import NDArray
 from scipy import sparse
@@ -145,7 +147,10 @@ def agglomerative_clusters(
             connectivity=conn,
             compute_full_tree=True if distance_threshold is not None else "auto",
         )
-        return np.asarray(model.fit_predict(points), dtype=np.int64)
+        with warnings.catch_warnings():
+            # "connectivity matrix has N > 1 components, completing it": expected for a fixed K (documented)
+            warnings.filterwarnings("ignore", message=".*number of connected components.*")
+            return np.asarray(model.fit_predict(points), dtype=np.int64)
 
     if knn is None:
         return _dense_ids(fit(x, None, num_clusters))
