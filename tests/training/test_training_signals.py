@@ -32,8 +32,9 @@ def _launch(out: Path) -> subprocess.Popen:
                        "train.batch_size=8", "train.epochs=300", "train.log_every_steps=1",
                        "train.eval_every_epochs=0", "data.workers=0", "objective.use_momentum_encoder=false"]))
     """)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     return subprocess.Popen([sys.executable, "-u", "-c", script], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
+                            text=True, env=env)
 
 
 @pytest.mark.parametrize(
