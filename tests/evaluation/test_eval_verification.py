@@ -186,3 +186,10 @@ def test_tar_at_far_rejects_nan_and_one_sided_labels():
         tar_at_far(np.array([0.1, np.nan]), np.array([True, False]))
     with pytest.raises(ValueError, match="genuine and impostor"):
         tar_at_far(np.array([0.1, 0.2]), np.array([True, True]))
+
+
+def test_cosine_scores_give_the_same_result_as_distances():
+    dist, issame = _random_pairs(np.random.default_rng(9), n=600)
+    a = verification_10fold(dist, issame)
+    b = verification_10fold(1.0 - dist / 2.0, issame, kind="cosine")
+    assert a.fold_accuracies == pytest.approx(b.fold_accuracies)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -118,10 +119,12 @@ def verification_10fold(
     n_folds: int = 10,
     thresholds: ArrayLike | None = None,
     far_target: float = 1e-3,
+    kind: Literal["distance", "cosine"] = "distance",
 ) -> VerificationResult:
     """10-fold verification accuracy and VAL@FAR from pair distances (METHOD.md, Evaluation protocols).
 
-    distances: (P,) squared distances ``‖e1 − e2‖²`` of L2-normalised features, pairs in file order;
+    distances: (P,) squared distances ``‖e1 − e2‖²`` of L2-normalised features, pairs in file order
+    (``kind="cosine"``: cosine similarities, converted with ‖e1 − e2‖² = 2 − 2 cos);
     issame: (P,) bool. Same rule as insightface's ``calculate_roc`` / ``calculate_val``:
     predicted same ⇔ ``dist < t``; per fold, the threshold of best accuracy on the other folds is
     applied to the held-out fold. VAL@FAR: on the training folds the threshold giving ``far_target``
@@ -129,6 +132,8 @@ def verification_10fold(
     the target FAR is never reached), and VAL/FAR are measured on the held-out fold.
     """
     dist = np.asarray(distances, dtype=np.float64).ravel()
+    if kind == "cosine":
+        dist = 2.0 - 2.0 * dist
     same = np.asarray(issame, dtype=bool).ravel()
     if dist.shape != same.shape:
         raise ValueError(f"{dist.shape[0]} distances for {same.shape[0]} labels")
