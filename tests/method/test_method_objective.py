@@ -151,3 +151,18 @@ def test_with_a_real_backbone_one_step():
     parts["loss"].backward()
     assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
     assert all(p.grad is None for p in encoder.parameters())
+
+
+def test_stats_report_what_is_in_use():
+    objective = build_objective(tiny_cfg(CONFIGS / "ablations/3_scc_fixed_tau.yaml", "objective.warmup_epochs=0"), 6)
+    objective.update_memory(torch.randn(30, 16), torch.arange(30) % 6)
+    objective.refresh_concentration()
+    stats = objective.stats()
+    assert stats["margin_min"] == stats["margin_max"] == 0.5  # plain ArcFace margin
+    assert stats["temperature_min"] == stats["temperature_max"] == pytest.approx(0.1)  # fixed tau
+    full = build_objective(tiny_cfg(CONFIGS / "full.yaml", "objective.warmup_epochs=0"), 6)
+    full.update_memory(torch.randn(30, 16), torch.arange(30) % 6)
+    full.refresh_concentration()
+    stats = full.stats()
+    assert stats["margin_max"] > stats["margin_min"] and stats["temperature_max"] > stats["temperature_min"]
+    assert stats["known_classes"] == 6.0

@@ -135,4 +135,7 @@ class JointObjective(nn.Module):
         if not isinstance(margin, ClusterGuidedMargin) or not margin.enabled:
             base = float(getattr(margin, "base_margin", getattr(margin, "margin", float("nan"))))
             out.update(margin_mean=base, margin_min=base, margin_max=base)
+        if self.scc is not None and (not self.scc.adaptive or self.in_warmup):
+            tau = self.scc.temperature  # the temperature actually in use
+            out.update(temperature_mean=tau, temperature_min=tau, temperature_max=tau)
         return out
