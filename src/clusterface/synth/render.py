@@ -283,9 +283,11 @@ def _layer(
     spec: float = 0.05,
     back: bool = False,
     depth: np.ndarray | None = None,
+    hit: Hit | None = None,
 ) -> Hit | None:
     """Composite one ellipsoid (front or inner back surface), optionally cut by a soft region and depth-tested."""
-    hit = cam.cast(e)
+    if hit is None:
+        hit = cam.cast(e)
     if hit is None:
         return None
     t = hit.t_back if back else hit.t_front
@@ -355,7 +357,7 @@ def render_face(ident: Identity, nuis: Nuisance, seed: int) -> Rendered:
     if style == "long":
         curtain = make_ellipsoid((0.0, -0.55, -0.4), (cr[0] + vol + 0.08, 1.35, 0.72), rot)
         _layer(img, cam, curtain, light, nuis, hair_albedo, lambda p: _smooth_step(p[1] - ident.hair_length, 0.08), 0.1)
-    _layer(img, cam, shell, light, nuis, lambda p: 0.6 * hair_albedo(p), shell_region, 0.0, back=True)
+    shell_hit = _layer(img, cam, shell, light, nuis, lambda p: 0.6 * hair_albedo(p), shell_region, 0.0, back=True)
     for c, r, col in (
         ((0.0, -2.75, -0.35), (2.1, 1.2, 0.95), ident.clothing),
         ((0.0, -1.45, -0.25), (0.5, 0.8, 0.45), ident.skin * 0.9),
@@ -462,7 +464,8 @@ def render_face(ident: Identity, nuis: Nuisance, seed: int) -> Rendered:
     nuis_exposed = replace(
         nuis, light_intensity=nuis.light_intensity * float(light_gain), ambient=nuis.ambient * float(light_gain)
     )
-    _layer(img, cam, shell, light, nuis_exposed, hair_albedo, shell_region, 0.12, depth=depth)
+    if shell_hit is not None:
+        _layer(img, cam, shell, light, nuis_exposed, hair_albedo, shell_region, 0.12, depth=depth, hit=shell_hit)
     if nuis.occluder == "hat":
         hat = make_ellipsoid(
             (0.0, ident.cranium_c[1] + 0.05, ident.cranium_c[2] - 0.05), tuple(cr * (1 + vol + 0.1)), rot

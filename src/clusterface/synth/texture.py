@@ -241,6 +241,10 @@ def _lid_curves(ident: Identity, side: int, gaze_closed: bool) -> tuple[np.ndarr
     return np.stack([x, upper], 1), np.stack([x, lower], 1)
 
 
+_FACE_CACHE: dict[tuple[object, ...], np.ndarray] = {}
+_FACE_CACHE_SIZE = 96
+
+
 def face_texture(
     ident: Identity,
     seed: int,
@@ -251,7 +255,35 @@ def face_texture(
     gaze: tuple[float, float],
     mask_colour: np.ndarray | None = None,
 ) -> np.ndarray:
-    """The identity's texture with this image's expression painted on (float32 (H, W, 3))."""
+    """The identity's texture with this image's expression painted on (float32 (H, W, 3); do not modify).
+
+    Expression is quantised (smile and mouth in thirds, brows in halves, gaze in 3 steps) so
+    that an identity's images share a few cached textures; painting one costs milliseconds.
+    """
+    q_smile, q_open, q_brows = round(smile * 3) / 3, round(mouth_open * 3) / 3, round(brows_raised * 2) / 2
+    gx, gy = float(np.clip(gaze[0], -0.3, 0.3)), float(np.clip(gaze[1], -0.1, 0.1))
+    q_gaze = (round(gx / 0.15) * 0.15, round(gy / 0.1) * 0.1)
+    mask_key = None if mask_colour is None else tuple(np.round(mask_colour, 4).tolist())
+    key = (seed, ident.index, ident.genes.tobytes(), q_smile, q_open, eyes_closed, q_brows, q_gaze, mask_key)
+    tex = _FACE_CACHE.get(key)
+    if tex is None:
+        tex = _draw_face_texture(ident, seed, q_smile, q_open, eyes_closed, q_brows, q_gaze, mask_colour)
+        if len(_FACE_CACHE) >= _FACE_CACHE_SIZE:
+            _FACE_CACHE.pop(next(iter(_FACE_CACHE)))  # oldest first
+        _FACE_CACHE[key] = tex
+    return tex
+
+
+def _draw_face_texture(
+    ident: Identity,
+    seed: int,
+    smile: float,
+    mouth_open: float,
+    eyes_closed: bool,
+    brows_raised: float,
+    gaze: tuple[float, float],
+    mask_colour: np.ndarray | None,
+) -> np.ndarray:
     tex = static_texture(ident, seed).copy()
     dark = ident.skin * 0.25
     # eyes
