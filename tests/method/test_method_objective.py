@@ -102,7 +102,7 @@ def test_warmup_is_plain_arcface_exactly():
     assert objective.stats()["warmup"] == 1.0
     objective.set_progress(1.0)
     parts = objective(x, y, None)
-    assert float(parts["scc"]) > 0 and float(parts["loss"]) != float(ref.detach())
+    assert float(parts["scc"]) > 0 and float(parts["loss"].detach()) != float(ref.detach())
 
 
 def test_sampled_negatives_run_and_include_positives():
