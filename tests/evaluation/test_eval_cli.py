@@ -88,6 +88,7 @@ def test_evaluate_writes_metrics_report_and_plots(eval_data, capsys):
     assert methods["kmeans"]["num_clusters"] == 8
     assert all(0 <= d["scores"]["pairwise_fscore"] <= 1 for d in methods.values())
     assert m["clustering"]["threshold_source"].startswith("colour")
+    assert (out / "cluster_features.npz").is_file()
     assert len(m["hardest_identities"]) == 8 and m["memory"]["classes"] == 30
     for png in ("similarity_histograms", "roc", "clustering", "dispersion", "embedding_map", "concentration_vs_margin"):
         assert (out / f"{png}.png").stat().st_size > 1000, png

@@ -231,6 +231,22 @@ def cluster_face_set(
     return result
 
 
+def clustering_threshold_from(pairs: PairEvaluation) -> tuple[float, str]:
+    """A cosine threshold for the graph clustering methods from a verification set.
+
+    The score threshold at FAR = 1e-3 (else 1e-2) when the set has enough impostor pairs: clustering
+    N faces of K identities meets ~K impostors per genuine pair, so the verification threshold of best
+    accuracy (balanced pairs) links far too many impostors and chains identities together. Falls
+    back to the cosine equivalent 1 − d/2 of the 10-fold best distance threshold.
+    """
+    by_far = {t.far: t for t in pairs.tar}
+    for far in (1e-3, 1e-2):
+        t = by_far.get(far)
+        if t is not None and t.threshold is not None and np.isfinite(t.threshold):
+            return float(t.threshold), f"{pairs.name}: score threshold at FAR={far:g}"
+    return 1.0 - pairs.verification.best_threshold / 2.0, f"{pairs.name}: 10-fold best threshold"
+
+
 def evaluate_model(
     model: nn.Module | Embedder | str | Path,
     bins: Sequence[str | Path] = (),
@@ -248,8 +264,8 @@ def evaluate_model(
     name: str | None = None,
     progress: bool = True,
 ) -> ModelEvaluation:
-    """Run every protocol that has data. The clustering threshold, unless given, is the cosine
-    equivalent (1 − d/2) of the first .bin set's 10-fold best distance threshold, else 0.5."""
+    """Run every protocol that has data. The clustering threshold, unless given, comes from the first
+    .bin set (``clustering_threshold_from``), else 0.5."""
     t_start = time.perf_counter()
     label = name or (Path(model).stem if isinstance(model, str | Path) else type(model).__name__)
     embedder = as_embedder(model)
@@ -270,8 +286,7 @@ def evaluate_model(
     if cluster is not None:
         source = "given"
         if threshold is None and ev.bins:
-            threshold = 1.0 - ev.bins[0].verification.best_threshold / 2.0
-            source = f"{ev.bins[0].name} 10-fold best threshold"
+            threshold, source = clustering_threshold_from(ev.bins[0])
         ev.clustering = cluster_face_set(
             cluster,
             embedder,
@@ -395,6 +410,12 @@ def write_evaluation_report(ev: ModelEvaluation, out_dir: str | Path, title: str
         header = _CLUSTER_HEADER if c.scores else ["method", "clusters", "s"]
         md += [md_table(header, _clustering_rows(c)), ""]
         files["assignments"] = c.write_assignments(out / "assignments.csv")
+        # the features, so that `clusterface cluster cluster_features.npz` can try other methods/thresholds
+        files["features"] = out / "cluster_features.npz"
+        if c.labels is not None:
+            np.savez(files["features"], features=c.features, labels=c.labels)
+        else:
+            np.savez(files["features"], features=c.features)
         if c.scores:
             files["clustering"] = plots.plot_clustering_scores(c.scores, out / "clustering.png")
             md += ["![clustering scores](clustering.png)", ""]
@@ -419,7 +440,9 @@ def write_evaluation_report(ev: ModelEvaluation, out_dir: str | Path, title: str
             )
             md.append("")
             files["dispersion"] = plots.plot_concentration_histogram(phi, out / "dispersion.png")
-            files["map"] = plots.plot_embedding_map(c.features, c.labels, out / "embedding_map.png")
+            files["map"] = plots.plot_embedding_map(
+                c.features, c.labels, out / "embedding_map.png", names=c.class_names or None
+            )
             md += ["![dispersion](dispersion.png)", "", "![t-SNE map](embedding_map.png)", ""]
     if ev.memory_phi is not None and ev.memory_margins is not None:
         md += ["## Training memory: concentration and margin", ""]

@@ -122,6 +122,7 @@ def plot_embedding_map(
     max_points: int = 1500,
     seed: int = 0,
     title: str = "t-SNE of embeddings (colour = identity)",
+    names: Sequence[str] | None = None,
 ) -> Path:
     """2-D t-SNE map (cosine metric) of the embeddings of the ``max_identities`` largest identities."""
     from sklearn.manifold import TSNE
@@ -143,7 +144,8 @@ def plot_embedding_map(
     cmap = plt.get_cmap("tab20")
     for c, ident in enumerate(chosen):
         sel = y[idx] == ident
-        ax.scatter(xy[sel, 0], xy[sel, 1], s=10, color=cmap(c % 20), label=str(ident))
+        label = names[int(ident)] if names is not None else str(ident)
+        ax.scatter(xy[sel, 0], xy[sel, 1], s=10, color=cmap(c % 20), label=label)
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_title(f"{title}\n{len(chosen)} largest identities, {len(idx)} faces")
