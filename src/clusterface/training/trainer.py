@@ -108,7 +108,9 @@ class Trainer:
         self.ddp_model: nn.Module = self.model
         if ctx.distributed:
             ids = [ctx.device.index] if ctx.device.type == "cuda" else None
-            self.ddp_model = DistributedDataParallel(self.model, device_ids=ids, broadcast_buffers=False)
+            # Buffers (BN running stats) follow rank 0 at every forward (DDP's default), so the
+            # replicas and their momentum encoders stay identical.
+            self.ddp_model = DistributedDataParallel(self.model, device_ids=ids)
         self.sampler = ResumableDistributedBatchSampler(len(train_set), tc.batch_size, rank=ctx.rank,  # type: ignore[arg-type]
                                                         world_size=ctx.world_size, seed=tc.seed)
         workers = cfg.data.workers
