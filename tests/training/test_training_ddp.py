@@ -14,7 +14,9 @@ OVERRIDES = ["objective.use_momentum_encoder=true", "objective.encoder_momentum=
              "margin.kind=cluster_guided", "memory.update_every_steps=4"]
 # Only float summation order differs (gradient all-reduce vs one batch sum); TinyNet has no batch
 # statistics, so the two runs agree to float32 rounding.
-LOSS_RTOL, PARAM_ATOL = 1e-4, 1e-5
+# The memory's margins/temperatures standardise the concentration over only 4 classes (divide by
+# its std), which amplifies that rounding about tenfold: a looser bound for them.
+LOSS_RTOL, PARAM_ATOL, MEMORY_ATOL = 1e-4, 1e-5, 1e-4
 
 
 @pytest.mark.slow
@@ -31,5 +33,7 @@ def test_two_gloo_ranks_match_single_process(tmp_path):
     for part in ("backbone", "objective", "momentum_encoder"):
         assert a[part].keys() == b[part].keys()
         for key, value in a[part].items():
-            torch.testing.assert_close(b[part][key], value, atol=PARAM_ATOL, rtol=0, msg=f"{part}.{key}")
+            atol = MEMORY_ATOL if key.startswith("memory.") else PARAM_ATOL
+            torch.testing.assert_close(b[part][key], value, atol=atol, rtol=0,
+                                       msg=lambda m, k=f"{part}.{key}": f"{k}: {m}")
     assert a["position"] == b["position"]
