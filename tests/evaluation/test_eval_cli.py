@@ -11,7 +11,7 @@ from torch import nn
 
 from clusterface.cli import main
 from clusterface.config import Config, config_to_dict
-from clusterface.models import create_backbone, list_backbones, register_backbone
+from clusterface.models import create_backbone, list_backbones, registry
 from clusterface.training import save_checkpoint
 
 TEST_BACKBONE = "test_quadrant_colour_eval"
@@ -30,8 +30,12 @@ class QuadrantColourNet(nn.Module):
         return x.reshape(b, c, 2, h // 2, 2, w // 2).mean(dim=(3, 5)).reshape(b, 12) * self.scale
 
 
-if TEST_BACKBONE not in list_backbones():
-    register_backbone(TEST_BACKBONE)(QuadrantColourNet)
+@pytest.fixture(autouse=True)
+def _test_backbone(monkeypatch):
+    """Register the test-only backbone for the duration of each test (never visible to other test
+    modules, e.g. the backbone contract test parametrised over every registered name)."""
+    monkeypatch.setitem(registry._REGISTRY, TEST_BACKBONE, QuadrantColourNet)
+    assert TEST_BACKBONE in list_backbones()
 
 
 def _checkpoint(path, scale=1.0, memory=False):
