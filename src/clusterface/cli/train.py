@@ -1,4 +1,4 @@
-"""`clusterface train` (and `clusterface demo`, a placeholder until the lead's demo lands)."""
+"""`clusterface train`: train one model from a config (the demo is in cli/demo.py)."""
 
 from __future__ import annotations
 
@@ -76,9 +76,3 @@ def train_command(
     if ctx.is_main:
         typer.echo(f"{result.status}: {result.global_step} steps, run directory {result.out_dir}")
     return result.exit_code
-
-
-def demo_command() -> None:
-    """Generate data, train ArcFace and the full method, evaluate both, write a report."""
-    typer.echo("demo: not implemented yet", err=True)
-    raise typer.Exit(3)
