@@ -28,7 +28,7 @@ class Preset:
 
 PRESETS: dict[str, Preset] = {
     "easy": Preset(0.5, 30.0, 15.0, 10.0, 0.3, 0.04, 0.4, 75),
-    "default": Preset(1.0, 45.0, 25.0, 15.0, 0.45, 0.12, 1.0, 40),
+    "default": Preset(1.0, 45.0, 25.0, 15.0, 0.45, 0.1, 1.0, 40),
     "hard": Preset(1.35, 60.0, 30.0, 20.0, 0.5, 0.25, 1.5, 25),
 }
 
@@ -75,8 +75,8 @@ def sample_nuisance(rng: np.random.Generator, difficulty: float, preset: Preset)
     s = preset.spread * difficulty
     u = rng.random(24)
     n = rng.standard_normal(12)
-    yaw = float(np.clip(n[0] * 17.0 * s, -preset.yaw_max, preset.yaw_max))
-    pitch = float(np.clip(n[1] * 9.0 * s, -preset.pitch_max, preset.pitch_max))
+    yaw = float(np.clip(n[0] * 14.0 * s, -preset.yaw_max, preset.yaw_max))
+    pitch = float(np.clip(n[1] * 8.0 * s, -preset.pitch_max, preset.pitch_max))
     roll = float(np.clip(n[2] * 6.0 * s, -preset.roll_max, preset.roll_max))
     smile = float(np.clip(u[0] * 1.6 - 0.5, 0, 1)) if u[1] < 0.25 + 0.25 * min(s, 1.5) else 0.0
     mouth_open = float(u[2]) if u[3] < 0.12 * s else 0.0

@@ -40,7 +40,7 @@ from clusterface.synth.pairs import build_pairs, pairs_text
 from clusterface.synth.plan import ImageRecord, SynthPlan, build_plan, folder_name
 from clusterface.synth.sampling import RenderedImage, render_record
 
-GENERATOR_VERSION = "synthfaces-1"
+GENERATOR_VERSION = "synthfaces-2"
 MANIFEST = "manifest.json"
 IN_PROGRESS = "synth_in_progress.json"
 CHUNK = 32
