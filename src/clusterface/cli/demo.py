@@ -25,7 +25,7 @@ def demo_command(
     budget, evaluate both on held-out identities (10-fold verification, TAR@FAR, clustering) and
     write a side-by-side report (OUT/report.md, OUT/report.html, plots).
 
-    Defaults: 360 identities (25% held out), backbone cfnet_s, 8 epochs (about 10 minutes on
+    Defaults: 360 identities (25% held out), backbone cfnet_s, 5 epochs (about 10 minutes on
     2 CPU cores); --quick: 120 identities, 2 epochs. Any config field can be overridden, e.g.
     `clusterface demo train.epochs=4 synth.preset=hard`.
     """

@@ -13,7 +13,9 @@
 
 from __future__ import annotations
 
+import tempfile
 import warnings
+from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
@@ -191,16 +193,18 @@ def infomap_clusters(knn: KNNGraph, threshold: float = 0.0, num_trials: int = 1,
         im.add_edge_index(
             np.stack([rows, cols]), edge_weight=sims.astype(np.float64), num_nodes=knn.num_nodes, directed=False
         )
-        result = im.run()
-        # infomap >= 2.9 returns a Result (get_modules is deprecated there); older versions return None
-        modules = dict(result.modules()) if result is not None and hasattr(result, "modules") else im.get_modules()
+        im.run()
+        # Read the partition from infomap's .clu output instead of its SWIG iterators: when faiss
+        # (another SWIG module) is loaded first, infomap's Result.modules() iterator resolves to
+        # faiss's iterator type and crashes the interpreter (seen with infomap 2.16 + faiss 1.15).
+        with tempfile.TemporaryDirectory() as tmp:
+            clu = Path(tmp) / "modules.clu"
+            im.write_clu(str(clu))
+            table = np.loadtxt(clu, comments="#", usecols=(0, 1), dtype=np.int64, ndmin=2)
     else:
-        modules = {}
+        table = np.empty((0, 2), dtype=np.int64)
     labels = np.full(knn.num_nodes, -1, dtype=np.int64)
-    if modules:
-        nodes = np.fromiter(modules.keys(), dtype=np.int64, count=len(modules))
-        mods = np.fromiter(modules.values(), dtype=np.int64, count=len(modules))
-        labels[nodes] = mods
+    labels[table[:, 0]] = table[:, 1]
     return _dense_ids(labels)
 
 

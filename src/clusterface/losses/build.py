@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from clusterface.config.schema import Config
+from collections.abc import Callable
+
+from clusterface.config.schema import Config, MarginConfig
 from clusterface.heads.arcface_margin import ArcFaceMargin
 from clusterface.heads.cluster_guided_margin import ClusterGuidedMargin
 from clusterface.heads.combined_margin import CombinedMargin
@@ -33,18 +35,24 @@ def build_memory(cfg: Config, num_classes: int) -> ClassCentreMemory:
     )
 
 
-def build_margin(cfg: Config, memory: ClassCentreMemory | None) -> Margin:
-    """The margin object named by ``cfg.margin.kind``."""
-    m = cfg.margin
-    if m.kind == "arcface":
-        return ArcFaceMargin(m.margin)
-    if m.kind == "cosface":
-        return CosFaceMargin(m.margin)
-    if m.kind == "combined":
-        return CombinedMargin(m.multiplicative_angular, m.additive_angular, m.additive_cosine)
+def _cluster_guided(m: MarginConfig, memory: ClassCentreMemory | None) -> Margin:
     if memory is None:
         raise ValueError("the cluster-guided margin needs a ClassCentreMemory")
     return ClusterGuidedMargin(memory, m.margin)
+
+
+# margin.kind -> factory(margin config, memory or None); a new margin is one more entry.
+MARGIN_FACTORIES: dict[str, Callable[[MarginConfig, ClassCentreMemory | None], Margin]] = {
+    "arcface": lambda m, _: ArcFaceMargin(m.margin),
+    "cosface": lambda m, _: CosFaceMargin(m.margin),
+    "combined": lambda m, _: CombinedMargin(m.multiplicative_angular, m.additive_angular, m.additive_cosine),
+    "cluster_guided": _cluster_guided,
+}
+
+
+def build_margin(cfg: Config, memory: ClassCentreMemory | None) -> Margin:
+    """The margin object named by ``cfg.margin.kind``."""
+    return MARGIN_FACTORIES[cfg.margin.kind](cfg.margin, memory)
 
 
 def build_objective(cfg: Config, num_classes: int) -> JointObjective:

@@ -21,8 +21,8 @@ from clusterface.config import Config, config_to_dict, load_config, merge_trees,
 DEMO_DEFAULTS: dict[str, Any] = {
     "synth": {"root": "data/synthfaces-demo", "identities": 360, "test_fraction": 0.25},
     "data": {"source": "synth-disk", "workers": 2},
-    "model": {"backbone": "cfnet_s", "embedding_dim": 256},
-    "train": {"epochs": 8, "batch_size": 128, "lr": 0.1, "eval_every_epochs": 0, "keep_checkpoints": 1},
+    "model": {"backbone": "cfnet_s", "embedding_dim": 512},
+    "train": {"epochs": 5, "batch_size": 128, "lr": 0.1, "eval_every_epochs": 0, "keep_checkpoints": 1},
     "objective": {"warmup_epochs": 1.0},
 }
 QUICK_DEFAULTS: dict[str, Any] = {
