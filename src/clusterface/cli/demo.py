@@ -18,7 +18,7 @@ def demo_command(
         "runs/demo"
     ),
     quick: Annotated[
-        bool, typer.Option("--quick", help="A tiny dataset and 2 epochs: about a minute, for a first look.")
+        bool, typer.Option("--quick", help="120 identities and 2 epochs: about a minute, for a first look.")
     ] = False,
 ) -> None:
     """Generate SynthFaces (cached), train the ArcFace baseline and the full method with the same
@@ -26,7 +26,7 @@ def demo_command(
     write a side-by-side report (OUT/report.md, OUT/report.html, plots).
 
     Defaults: 360 identities (25% held out), backbone cfnet_s, 5 epochs (about 10 minutes on
-    2 CPU cores); --quick: 120 identities, 2 epochs. Any config field can be overridden, e.g.
+    2 CPU cores); --quick: 120 identities, 2 epochs (about a minute). Any config field can be overridden, e.g.
     `clusterface demo train.epochs=4 synth.preset=hard`.
     """
     from clusterface.workflows import demo_config, run_demo
