@@ -7,7 +7,8 @@ when ``dist < threshold``, folds are contiguous tenths of the pairs in file orde
 (``KFold(n_splits=10, shuffle=False)``), the threshold with the best accuracy on the other
 9 folds (first one on ties, like ``np.argmax``) is applied to the held-out fold.
 
-The reference implementation loops over 400 thresholds per fold; here every threshold
+The reference implementation loops over 400 thresholds per fold (0.00–3.99; METHOD.md and this
+module add 4.00, see DEFAULT_THRESHOLDS); here every threshold
 and every fold is counted at once from sorted distances (``np.searchsorted``), which
 gives the same counts in a few milliseconds for 6,000 pairs.
 """
@@ -26,9 +27,10 @@ class DegenerateEmbeddingError(ValueError):
     """Embeddings or scores that cannot be evaluated (NaN/inf, or all identical)."""
 
 
-# insightface: thresholds = np.arange(0, 4, 0.01) -> 0.00, 0.01, ..., 3.99 (400 values).
-# The same float values are used so that `dist < t` decides ties exactly as the reference.
-DEFAULT_THRESHOLDS: NDArray[np.float64] = np.arange(0, 4, 0.01)
+# METHOD.md: thresholds 0.00..4.00 step 0.01 (401 values). The first 400 are the same floats as
+# insightface's np.arange(0, 4, 0.01), so `dist < t` decides ties exactly as that reference; 4.00
+# (every pair "same" except exactly antipodal ones) is the one extra value.
+DEFAULT_THRESHOLDS: NDArray[np.float64] = np.arange(0, 4.005, 0.01)
 DEFAULT_FARS: tuple[float, ...] = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6)
 
 
