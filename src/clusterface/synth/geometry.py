@@ -172,13 +172,15 @@ class Camera:
 
 def _apply(m: np.ndarray, q: Field, offset: np.ndarray | None = None) -> Field:
     """3x3 matrix times a field of vectors q (3 arrays), plus an optional constant offset."""
-    rows = [[float(v) for v in row] for row in m]
-    o = [0.0, 0.0, 0.0] if offset is None else [float(v) for v in offset]
+    rows = m.astype(np.float32)  # the same float32 scalars as np.float32(float(v)), in one call
+    o = [0.0, 0.0, 0.0] if offset is None else offset.tolist()
     out = []
+    q0, q1, q2 = q
     for i in range(3):
-        r = q[0] * np.float32(rows[i][0])
-        r += q[1] * np.float32(rows[i][1])
-        r += q[2] * np.float32(rows[i][2])
+        row = rows[i]
+        r = q0 * row[0]
+        r += q1 * row[1]
+        r += q2 * row[2]
         if o[i]:
             r += np.float32(o[i])
         out.append(r)

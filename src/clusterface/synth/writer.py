@@ -35,7 +35,6 @@ import numpy as np
 from tqdm import tqdm
 
 from clusterface.config.schema import SynthConfig
-from clusterface.data.bin_set import save_bin
 from clusterface.synth.pairs import build_pairs, pairs_text
 from clusterface.synth.plan import ImageRecord, SynthPlan, build_plan, folder_name
 from clusterface.synth.sampling import RenderedImage, render_record
@@ -43,7 +42,7 @@ from clusterface.synth.sampling import RenderedImage, render_record
 GENERATOR_VERSION = "synthfaces-2"
 MANIFEST = "manifest.json"
 IN_PROGRESS = "synth_in_progress.json"
-CHUNK = 32
+CHUNK = 16
 
 
 @dataclass(frozen=True)
@@ -217,6 +216,8 @@ def generate_dataset(cfg: SynthConfig, progress: bool = True, overwrite: bool = 
     for p in pairs.pairs:
         for ident, n in (p.a, p.b):
             images.append((paths.test_images_dir / folder_name(ident) / f"{n}.jpg").read_bytes())
+    from clusterface.data.bin_set import save_bin  # lazy: clusterface.data imports torch, which workers never need
+
     save_bin(paths.bin_path, images, pairs.issame)
 
     ok, png = cv2.imencode(".png", _contact_sheet(plan, paths))
