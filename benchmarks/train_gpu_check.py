@@ -22,25 +22,14 @@ import time
 from pathlib import Path
 
 import torch
-from torch.utils.data import Dataset
 from torch.utils.flop_counter import FlopCounterMode
+from train_speed import FixedFaces
 
 from clusterface.config import load_config
 from clusterface.training import Trainer, load_backbone, train
 
-
-class RandomFaces(Dataset):
-    def __init__(self, n: int, num_classes: int):
-        g = torch.Generator().manual_seed(0)
-        self.images = torch.randint(0, 256, (n, 3, 112, 112), dtype=torch.uint8, generator=g)
-        self.labels = (torch.arange(n) % num_classes).numpy()
-        self.num_classes = num_classes
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
-        return self.images[i], int(self.labels[i])
+# the same seeded random faces as the CPU benchmark (this script runs from benchmarks/)
+RandomFaces = FixedFaces
 
 
 def bf16_matmul_flops(n: int = 8192, reps: int = 10) -> float:

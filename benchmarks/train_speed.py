@@ -50,7 +50,8 @@ class FixedFaces(Dataset):
     """A few random uint8 faces (only to size the trainer; the timed steps use one fixed batch)."""
 
     def __init__(self, n: int, num_classes: int):
-        self.images = torch.randint(0, 256, (n, 3, 112, 112), dtype=torch.uint8)
+        g = torch.Generator().manual_seed(0)
+        self.images = torch.randint(0, 256, (n, 3, 112, 112), dtype=torch.uint8, generator=g)
         self.labels = (torch.arange(n) % num_classes).numpy()
         self.num_classes = num_classes
 
