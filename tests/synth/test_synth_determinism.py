@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import tiny_config
+from synth_cases import tiny_config
 
 from clusterface.synth import generate_dataset, sampling
 from clusterface.synth.plan import build_plan

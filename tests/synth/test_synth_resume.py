@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import tiny_config
+from synth_cases import tiny_config
 
 from clusterface.synth import generate_dataset, writer
 

@@ -1,6 +1,7 @@
 """Render one SynthFaces image: a posed, lit, textured 3D head, aligned to the ArcFace template.
 
-Pipeline (all at 112x112, numpy + OpenCV):
+Pipeline (all at 112x112; scene set-up in numpy, pixels in :mod:`clusterface.synth.raster`
+(numba), 2D overlays and degradations in OpenCV):
 1. identity -> head made of ellipsoids (cranium, jaw, chin, nose bridge, nose, ears), hair shell
    and optional long-hair curtain, bun, neck and shoulders;
 2. pose (yaw, pitch, roll) rotates the head; its 5 landmarks (eye centres, nose tip, mouth
@@ -11,13 +12,12 @@ Pipeline (all at 112x112, numpy + OpenCV):
    a little specular light);
 4. layers are composited back to front: background, back hair, body, head, front hair, hat,
    glasses, occluders; then exposure, low resolution, blur, noise, grayscale.
-JPEG encoding (the image's quality is part of its nuisance) happens in :func:`render_jpeg`.
+JPEG encoding (the image's quality is part of its nuisance) happens in :func:`encode_jpeg`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -27,18 +27,15 @@ from clusterface.synth.geometry import (
     SIZE,
     Camera,
     Ellipsoid,
-    Field,
-    Hit,
     fit_similarity,
-    frame_point,
     make_ellipsoid,
     rotation_matrix,
     similarity_about,
-    surface_normal_cam,
 )
-from clusterface.synth.identity import _SKIN_RAMP, Identity
+from clusterface.synth.identity import _SKIN_RAMP, HAIR_STYLES, Identity
 from clusterface.synth.nuisance import Nuisance
-from clusterface.synth.texture import face_texture, tex_coords
+from clusterface.synth.raster import render_scene
+from clusterface.synth.texture import TEX_PER_UNIT, TEX_X0, TEX_Y1, face_texture
 
 _AA = cv2.LINE_AA
 _SHIFT = 4
@@ -85,7 +82,7 @@ class HeadModel:
 def head_model(ident: Identity) -> HeadModel:
     """Ellipsoids of the head and the 3D positions of the 5 landmarks."""
     eye = np.eye(3)
-    cranium = make_ellipsoid(ident.cranium_c, ident.cranium_r, eye)
+    cranium = make_ellipsoid(ident.cranium_c, ident.cranium_r)
     nose_y = ident.nose_c[1]
     z_at_nose = _front_z(cranium, 0.0, nose_y)
     nose_c = (0.0, nose_y, z_at_nose - ident.nose_r[2] * 0.35)
@@ -111,7 +108,7 @@ def head_model(ident: Identity) -> HeadModel:
         solids.append(("ala", (s * (ident.nose_r[0] * 0.75 + 0.02), tip_y - 0.01, tip_z - tip_r - 0.02), ala_r, eye))
     for s in (-1, 1):
         solids.append(("ear", (s * ident.cranium_r[0] * 0.95, -0.08, -0.1), ear_r, _ry(-s * ident.ear_protrude)))
-    face_solids = [make_ellipsoid(c, r, eye, rot) for name, c, r, rot in solids if name != "ear"]
+    face_solids = [make_ellipsoid(c, r, rot) for name, c, r, rot in solids if name != "ear"]
 
     def surface_z(x: float, y: float) -> float:
         return max(_front_z(e, x, y) for e in face_solids)
@@ -145,35 +142,6 @@ def _cached_head(ident: Identity) -> HeadModel:
     return model
 
 
-def _smooth_step(v: np.ndarray, width: float) -> np.ndarray:
-    return np.clip(v / width + 0.5, 0.0, 1.0)
-
-
-def hair_region(ident: Identity, style: str, p: Field, shell_rz: float) -> np.ndarray:
-    """Soft hair coverage (N,) of head-frame points p (3, N) on the hair shell."""
-    x, y, z = p
-    w = np.clip(z / shell_rz, -1.0, 1.0)
-    hl = ident.hairline
-    if style == "fringe":
-        front = 0.42 + 0.025 * np.sin(x * 30.0) + 0.05 * x**2
-    elif style == "side_part":
-        front = hl - 0.05 + 0.16 * np.clip(x * np.sign(ident.hair_part + 1e-3), -1, 1) + 0.1 * x**2
-    elif style == "curly":
-        front = hl - 0.05 + 0.03 * np.sin(x * 22.0) + 0.12 * x**2
-    else:
-        front = hl + 0.2 * x**2
-    long_hair = style == "long"
-    side = -0.35 if long_hair else 0.22
-    back = -0.35 if long_hair else -0.55
-    wf = np.clip(w, 0.0, 1.0) ** 1.5
-    wb = np.clip(-w, 0.0, 1.0)
-    h = np.where(w >= 0, side + (front - side) * wf, side + (back - side) * wb)
-    m = _smooth_step(y - h, 0.05)
-    if style == "bald":
-        m = m * _smooth_step(0.45 - y, 0.05) * _smooth_step(0.35 - w, 0.1)
-    return m.astype(np.float32)
-
-
 _HAIR_TEX_W, _HAIR_TEX_H = 512, 96
 _HAIR_TEX: dict[tuple[int, bytes, bool], np.ndarray] = {}
 
@@ -201,41 +169,6 @@ def _hair_texture(ident: Identity, curly: bool) -> np.ndarray:
     return tex
 
 
-def _hair_albedo(ident: Identity, style: str, p: Field) -> np.ndarray:
-    """Hair colour (..., 3) with a strand/curl texture at head-frame points p (3, ...)."""
-    x, y, z = p
-    # position around the vertical axis in [-2, 2] (front half [-1, 1]) without an arctan
-    s = x / np.sqrt(x * x + z * z + np.float32(1e-4))
-    around = np.where(z >= 0, s, np.sign(s) * 2.0 - s)
-    mu = ((around + 2.0) * np.float32(_HAIR_TEX_W / 4.0)).astype(np.float32)
-    mv = ((1.6 - y) * np.float32(_HAIR_TEX_H / 3.5)).astype(np.float32)
-    g = cv2.remap(_hair_texture(ident, style == "curly"), mu, mv, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-    col = g[..., None] * ident.hair.astype(np.float32)
-    if style == "buzz":
-        col = 0.55 * col + 0.45 * ident.skin.astype(np.float32)
-    return col
-
-
-def _shade(
-    albedo: np.ndarray, normal: Field, light: np.ndarray, nuis: Nuisance, spec: float, wrap: float
-) -> np.ndarray:
-    """Wrapped Lambertian + Blinn-Phong shading: albedo (..., 3), normal (3, ...) -> colour (..., 3)."""
-    ndl = light[0] * normal[0] + light[1] * normal[1] + light[2] * normal[2]
-    diffuse = np.clip((ndl + wrap) / (1.0 + wrap), 0.0, 1.0)
-    lc = np.asarray(nuis.light_colour, np.float32) * np.float32(nuis.light_intensity)
-    out = albedo * ((nuis.ambient / nuis.light_intensity) + diffuse)[..., None] * lc
-    if spec > 0:
-        half = light + np.array([0.0, 0.0, 1.0], np.float32)
-        half /= np.linalg.norm(half)
-        ndh = np.clip(half[0] * normal[0] + half[1] * normal[1] + half[2] * normal[2], 0.0, 1.0)
-        ndh2 = ndh * ndh
-        ndh4 = ndh2 * ndh2
-        ndh16 = ndh4 * ndh4
-        ndh16 *= ndh16
-        out += (ndh16 * ndh4 * np.float32(spec))[..., None] * lc
-    return out
-
-
 def _background(rng: np.random.Generator) -> np.ndarray:
     """A plausible cluttered or plain backdrop (float32 (112, 112, 3))."""
     kind = rng.integers(0, 3)
@@ -254,58 +187,6 @@ def _background(rng: np.random.Generator) -> np.ndarray:
     if kind == 2:
         img = cv2.GaussianBlur(img, (0, 0), float(rng.uniform(1.0, 4.0)))
     return np.clip(img, 0.0, 1.0)
-
-
-def _composite(img: np.ndarray, win: tuple[int, int, int, int], colour: np.ndarray, alpha: np.ndarray) -> None:
-    """Blend colour (h, w, 3) with alpha (h, w) into img's window."""
-    y0, y1, x0, x1 = win
-    view = img[y0:y1, x0:x1]
-    view += alpha[..., None] * (colour - view)
-
-
-def _flat(colour: np.ndarray) -> Callable[[Field], np.ndarray]:
-    """An albedo function of one colour."""
-
-    def albedo(p: Field) -> np.ndarray:
-        return np.broadcast_to(colour, (*p[0].shape, 3))
-
-    return albedo
-
-
-def _layer(
-    img: np.ndarray,
-    cam: Camera,
-    e: Ellipsoid,
-    light: np.ndarray,
-    nuis: Nuisance,
-    albedo_fn: Callable[[Field], np.ndarray],
-    region: Callable[[Field], np.ndarray] | None = None,
-    spec: float = 0.05,
-    back: bool = False,
-    depth: np.ndarray | None = None,
-    hit: Hit | None = None,
-) -> Hit | None:
-    """Composite one ellipsoid (front or inner back surface), optionally cut by a soft region and depth-tested."""
-    if hit is None:
-        hit = cam.cast(e)
-    if hit is None:
-        return None
-    t = hit.t_back if back else hit.t_front
-    q = hit.local(t)
-    p = frame_point(e, q)
-    alpha = hit.alpha
-    if region is not None:
-        alpha = alpha * region(p)
-    if depth is not None:
-        y0, y1, x0, x1 = hit.window
-        alpha = alpha * (t >= depth[y0:y1, x0:x1] - 0.01)
-    if not alpha.any():
-        return hit
-    normal = surface_normal_cam(e, q)
-    if back:
-        normal = (-normal[0], -normal[1], -normal[2])
-    _composite(img, hit.window, _shade(albedo_fn(p), normal, light, nuis, spec, 0.2), alpha)
-    return hit
 
 
 # solids whose union is smoothed (normals blended across the seam) and its softness in head units
@@ -327,6 +208,42 @@ def image_landmarks(ident: Identity, nuis: Nuisance) -> np.ndarray:
     return _aligned_camera(_cached_head(ident), rotation_matrix(nuis.yaw, nuis.pitch, nuis.roll), nuis)[1]
 
 
+def _ellipsoid_row(centre: object, radii: object, frame: np.ndarray, rot: np.ndarray | None = None) -> np.ndarray:
+    """One row of :mod:`raster`'s ellipsoid table: centre, radii, shape rotation, frame rotation."""
+    return np.concatenate(
+        [
+            np.asarray(centre, np.float64),
+            np.asarray(radii, np.float64),
+            (_EYE if rot is None else rot).ravel(),
+            frame.ravel(),
+        ]
+    )
+
+
+_EYE = np.eye(3)
+_STYLE_CODE = {name: code for code, name in enumerate(HAIR_STYLES)}
+_SOLID_KIND = {"ear": 1, "bun": 2}
+_TEX_MAP = np.array([TEX_X0, TEX_Y1, TEX_PER_UNIT])
+
+
+def _layer(
+    row: int,
+    phase: int,
+    *,
+    back: bool = False,
+    albedo: int = 0,
+    region: int = 0,
+    spec: float = 0.05,
+    colour: object = (0.0, 0.0, 0.0),
+    height: float = 0.0,
+    width: float = 1.0,
+    depth_test: bool = False,
+) -> tuple[list[int], list[float]]:
+    """One single-ellipsoid layer for :func:`raster.render_scene` (integer and float parts)."""
+    c = np.asarray(colour, np.float64)
+    return [row, phase, int(back), albedo, region], [spec, 0.2, c[0], c[1], c[2], height, width, float(depth_test)]
+
+
 def render_face(ident: Identity, nuis: Nuisance, seed: int) -> Rendered:
     """Render one aligned 112x112 face (before JPEG)."""
     model = _cached_head(ident)
@@ -335,63 +252,42 @@ def render_face(ident: Identity, nuis: Nuisance, seed: int) -> Rendered:
 
     cam, landmarks = _aligned_camera(model, rot, nuis)
 
-    light = np.asarray(nuis.light_dir, np.float32)
-    light /= np.linalg.norm(light)
+    light = np.asarray(nuis.light_dir, np.float64)
+    light = light / np.linalg.norm(light)
+    half = light + np.array([0.0, 0.0, 1.0])
+    shading = np.concatenate(
+        [
+            light,
+            np.asarray(nuis.light_colour) * nuis.light_intensity,
+            [nuis.ambient / nuis.light_intensity],
+            half / np.linalg.norm(half),
+        ]
+    )
     occ_rng = np.random.default_rng([seed, 3, nuis.occluder_seed])
     img = _background(np.random.default_rng([seed, 4, nuis.background_seed]))
 
     style = ident.hair_style
     cr = np.asarray(ident.cranium_r)
     vol = ident.hair_volume * (2.2 if style == "curly" else 0.35 if style in ("buzz", "bald") else 1.0)
-    shell = make_ellipsoid(
-        (0.0, ident.cranium_c[1] + 0.5 * vol, ident.cranium_c[2] - 0.3 * vol), tuple(cr * (1 + vol)), rot
+    rows: list[np.ndarray] = []
+    layers: list[tuple[list[int], list[float]]] = []
+    shell = len(rows)
+    rows.append(
+        _ellipsoid_row((0.0, ident.cranium_c[1] + 0.5 * vol, ident.cranium_c[2] - 0.3 * vol), cr * (1 + vol), rot)
     )
-
-    def hair_albedo(p: Field) -> np.ndarray:
-        return _hair_albedo(ident, style, p)
-
-    def shell_region(p: Field) -> np.ndarray:
-        return hair_region(ident, style, p, float(shell.radii[2]))
-
     # back layers: long-hair curtain, inside of the hair shell, shoulders and neck
     if style == "long":
-        curtain = make_ellipsoid((0.0, -0.55, -0.4), (cr[0] + vol + 0.08, 1.35, 0.72), rot)
-        _layer(img, cam, curtain, light, nuis, hair_albedo, lambda p: _smooth_step(p[1] - ident.hair_length, 0.08), 0.1)
-    shell_hit = _layer(img, cam, shell, light, nuis, lambda p: 0.6 * hair_albedo(p), shell_region, 0.0, back=True)
+        rows.append(_ellipsoid_row((0.0, -0.55, -0.4), (cr[0] + vol + 0.08, 1.35, 0.72), rot))
+        layers.append(_layer(len(rows) - 1, 0, albedo=1, region=1, spec=0.1, height=ident.hair_length, width=0.08))
+    layers.append(_layer(shell, 0, back=True, albedo=2, region=2, spec=0.0))
     for c, r, col in (
         ((0.0, -2.75, -0.35), (2.1, 1.2, 0.95), ident.clothing),
         ((0.0, -1.45, -0.25), (0.5, 0.8, 0.45), ident.skin * 0.9),
     ):
-        colour = np.asarray(col, np.float32)
-        _layer(
-            img,
-            cam,
-            make_ellipsoid(c, r, body_rot),
-            light,
-            nuis,
-            _flat(colour),
-        )
-
-    # head: union of ellipsoids, nearest hit wins; the smooth group blends normals across seams
-    solids = [(name, make_ellipsoid(c, r, rot, srot)) for name, c, r, srot in model.solids]
-    if style == "bun":
-        solids.append(("bun", make_ellipsoid((0.0, 0.75, -0.75), (0.38, 0.33, 0.33), rot)))
-    depth = np.full((SIZE, SIZE), -np.inf, np.float32)
-    winner = np.full((SIZE, SIZE), -1, np.int8)
-    cover = np.zeros((SIZE, SIZE), np.float32)
-    hits: list[Hit | None] = []
-    for k, (_, e) in enumerate(solids):
-        hit = cam.cast(e)
-        hits.append(hit)
-        if hit is None:
-            continue
-        y0, y1, x0, x1 = hit.window
-        t = np.where(hit.alpha > 0, hit.t_front, -np.inf)
-        d = depth[y0:y1, x0:x1]
-        better = t > d
-        d[better] = t[better]
-        winner[y0:y1, x0:x1][better] = k
-        np.maximum(cover[y0:y1, x0:x1], hit.alpha, out=cover[y0:y1, x0:x1])
+        rows.append(_ellipsoid_row(c, r, body_rot))
+        layers.append(_layer(len(rows) - 1, 0, colour=np.asarray(col, np.float32)))
+    # front hair, depth-tested against the head; then a hat
+    layers.append(_layer(shell, 1, albedo=1, region=2, spec=0.12, depth_test=True))
 
     mask_colour = None
     if nuis.occluder == "mask":
@@ -399,98 +295,45 @@ def render_face(ident: Identity, nuis: Nuisance, seed: int) -> Rendered:
             [(0.62, 0.78, 0.9), (0.92, 0.92, 0.92), (0.12, 0.12, 0.14), (0.3, 0.5, 0.8)][int(occ_rng.integers(0, 4))],
             np.float32,
         )
-    tex = face_texture(
-        ident, seed, nuis.smile, nuis.mouth_open, nuis.eyes_closed, nuis.brows_raised, nuis.gaze, mask_colour
-    )
-    skin = ident.skin.astype(np.float32)
-    albedo = np.zeros((SIZE, SIZE, 3), np.float32)
-    normal = np.zeros((3, SIZE, SIZE), np.float32)
-    smooth_normal = np.zeros((3, SIZE, SIZE), np.float32)
-    spec = np.full((SIZE, SIZE), 0.07, np.float32)
-    for k, (name, e) in enumerate(solids):
-        hit = hits[k]
-        if hit is None:
-            continue
-        y0, y1, x0, x1 = hit.window
-        mine = winner[y0:y1, x0:x1] == k
-        softness = _SMOOTH.get(name)
-        if not mine.any() and softness is None:
-            continue
-        q = hit.local(hit.t_front)
-        n = surface_normal_cam(e, q)
-        if softness is not None:
-            # smooth union: surfaces within `softness` of the front one share the normal (quadratic falloff)
-            weight = np.clip(1.0 + (hit.t_front - depth[y0:y1, x0:x1]) * np.float32(1.0 / softness), 0.0, 1.0)
-            weight *= weight
-            weight *= hit.alpha > 0
-            for axis in range(3):
-                smooth_normal[axis, y0:y1, x0:x1] += n[axis] * weight
-        else:
-            for axis in range(3):
-                np.copyto(normal[axis, y0:y1, x0:x1], n[axis], where=mine)
-        if not mine.any():
-            continue
-        p = frame_point(e, q)
-        if name == "ear":
-            concha = np.exp(-(q[1] ** 2 + (q[2] + 0.1) ** 2) / 0.2)
-            alb = (0.97 - 0.35 * concha)[..., None] * skin
-        elif name == "bun":
-            alb = _hair_albedo(ident, "short", p)
-            spec[y0:y1, x0:x1][mine] = 0.1
-        else:
-            mu, mv = tex_coords(p[0], p[1])
-            sampled = cv2.remap(tex, mu, mv, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-            front = np.clip((p[2] / ident.cranium_r[2] - 0.05) / 0.3, 0.0, 1.0)[..., None]
-            alb = sampled * front + skin * (1.0 - front)
-        np.copyto(albedo[y0:y1, x0:x1], alb, where=mine[..., None])
-    is_smooth = np.array([False] + [name in _SMOOTH for name, _ in solids])
-    is_face = np.array([False] + [name in ("cranium", "jaw", "chin") for name, _ in solids])
-    # shade and composite only the head's bounding box: outside it cover, albedo and normals are 0,
-    # so the full-frame version adds exactly 0 there (same bytes, less work)
-    wins = [h.window for h in hits if h is not None]
-    by0, by1 = (min(w[0] for w in wins), max(w[1] for w in wins)) if wins else (0, 0)
-    bx0, bx1 = (min(w[2] for w in wins), max(w[3] for w in wins)) if wins else (0, 0)
-    win_box = winner[by0:by1, bx0:bx1]
-    cover_box = cover[by0:by1, bx0:bx1]
-    albedo_box = albedo[by0:by1, bx0:bx1]
-    normal_box = normal[:, by0:by1, bx0:bx1]
-    smooth_box = smooth_normal[:, by0:by1, bx0:bx1]
-    in_smooth = is_smooth[win_box + 1]
-    norm = np.sqrt((smooth_box**2).sum(0))
-    np.copyto(normal_box, smooth_box / np.maximum(norm, 1e-6), where=in_smooth[None])
-    colour = _shade(albedo_box, (normal_box[0], normal_box[1], normal_box[2]), light, nuis, 0.07, 0.25)
-    _composite(img, (by0, by1, bx0, bx1), colour, cover_box)
-    # camera auto-exposure metered on the face: the skin keeps the identity's tone under any light
-    face = (cover_box > 0.5) & is_face[win_box + 1]
-    if face.any():
-        shaded = float(colour[face].mean())
-        gain = float(np.clip(0.92 * float(albedo_box[face].mean()) / max(shaded, 1e-3), 0.6, 2.5))
-        img *= np.float32(gain)
-        light_gain = np.float32(gain)
-    else:
-        light_gain = np.float32(1.0)
-
-    # front hair, depth-tested against the head; then a hat
-    nuis_exposed = replace(
-        nuis, light_intensity=nuis.light_intensity * float(light_gain), ambient=nuis.ambient * float(light_gain)
-    )
-    if shell_hit is not None:
-        _layer(img, cam, shell, light, nuis_exposed, hair_albedo, shell_region, 0.12, depth=depth, hit=shell_hit)
     if nuis.occluder == "hat":
-        hat = make_ellipsoid(
-            (0.0, ident.cranium_c[1] + 0.05, ident.cranium_c[2] - 0.05), tuple(cr * (1 + vol + 0.1)), rot
+        rows.append(
+            _ellipsoid_row((0.0, ident.cranium_c[1] + 0.05, ident.cranium_c[2] - 0.05), cr * (1 + vol + 0.1), rot)
         )
         brim = float(occ_rng.uniform(0.45, 0.7))
         hat_colour = occ_rng.uniform(0.05, 0.8, 3).astype(np.float32)
-        _layer(
-            img,
-            cam,
-            hat,
-            light,
-            nuis_exposed,
-            lambda p: np.broadcast_to(hat_colour, (*p[0].shape, 3)),
-            lambda p: _smooth_step(p[1] - brim, 0.03),
-        )
+        layers.append(_layer(len(rows) - 1, 1, region=1, colour=hat_colour, height=brim, width=0.03))
+
+    # head: union of ellipsoids, nearest hit wins; the smooth group blends normals across seams
+    solids: list[tuple[str, tuple[float, ...], tuple[float, ...], np.ndarray]] = list(model.solids)
+    if style == "bun":
+        solids.append(("bun", (0.0, 0.75, -0.75), (0.38, 0.33, 0.33), _EYE))
+    solids_i: list[list[int]] = []
+    solids_f: list[float] = []
+    for name, centre, radii, srot in solids:
+        solids_i.append([len(rows), _SOLID_KIND.get(name, 0), int(name in ("cranium", "jaw", "chin"))])
+        solids_f.append(_SMOOTH.get(name, 0.0))
+        rows.append(_ellipsoid_row(centre, radii, rot, srot))
+
+    tex = face_texture(
+        ident, seed, nuis.smile, nuis.mouth_open, nuis.eyes_closed, nuis.brows_raised, nuis.gaze, mask_colour
+    )
+    ident_row = np.concatenate(
+        [ident.hair, ident.skin, [_STYLE_CODE[style], ident.hairline, np.sign(ident.hair_part + 1e-3), cr[2]]]
+    ).astype(np.float64)
+    render_scene(
+        img,
+        np.stack(rows),
+        cam.params(),
+        shading,
+        ident_row,
+        np.array([li for li, _ in layers], np.int64),
+        np.array([lf for _, lf in layers], np.float64),
+        np.array(solids_i, np.int64),
+        np.array(solids_f, np.float64),
+        tex,
+        _TEX_MAP,
+        _hair_texture(ident, style == "curly"),
+    )
 
     if ident.glasses or nuis.occluder == "sunglasses":
         _draw_glasses(img, cam, ident, model, rot, sunglasses=nuis.occluder == "sunglasses")

@@ -146,6 +146,8 @@ def _render_all(
             finally:
                 cv2.setNumThreads(_init_worker_restore)
         else:
+            if records:  # compiles the numba kernels once here; the workers then load them from numba's disk cache
+                render_record(cfg, records[0])
             ctx = mp.get_context("spawn")
             with ctx.Pool(cfg.workers, initializer=_init_worker) as pool:
                 for chunk_rows in pool.imap(_render_chunk, tasks):
