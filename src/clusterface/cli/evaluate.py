@@ -8,8 +8,10 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from clusterface.clustering import CLUSTERING_METHODS
-
+# The names of clusterface.clustering.CLUSTERING_METHODS, spelled out: importing that package loads
+# faiss, scipy, sklearn and torch, which `clusterface --help` must not pay for (tests/test_cli.py
+# checks that the two lists agree).
+CLUSTERING_METHODS = ("kmeans", "components", "dbscan", "agglomerative", "infomap")
 KNN_METHODS = ("exact", "hnsw", "ivf")
 
 ModelArg = Annotated[Path, typer.Argument(help="clusterface checkpoint (.pt) or ONNX model (.onnx).", exists=True)]

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Optional
 
-import torch
 import typer
-
-from clusterface.models import count_flops, count_parameters, create_backbone, list_backbones
 
 
 def models_command(
@@ -18,6 +15,10 @@ def models_command(
     embedding_dim: int = typer.Option(512, "--embedding-dim", help="embedding size the backbones are built with"),
 ) -> None:
     """List registered backbones with parameters and FLOPs (112x112 input, FLOPs = 2 per multiply-add)."""
+    import torch  # here, not at the top: `clusterface --help` must not pay for importing torch
+
+    from clusterface.models import count_flops, count_parameters, create_backbone, list_backbones
+
     available = list_backbones()
     chosen = names or available
     unknown = [n for n in chosen if n not in available]
