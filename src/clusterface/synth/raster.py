@@ -355,13 +355,25 @@ def _head_box(d: np.ndarray, solids_i: np.ndarray, size: int) -> tuple[int, int,
 
 @_jit
 def _head_cover(
-    d: np.ndarray, cam: np.ndarray, solids_i: np.ndarray, depth: np.ndarray, winner: np.ndarray, cover: np.ndarray
+    d: np.ndarray,
+    cam: np.ndarray,
+    solids_i: np.ndarray,
+    solids_f: np.ndarray,
+    depth: np.ndarray,
+    winner: np.ndarray,
+    cover: np.ndarray,
+    surface: np.ndarray,
 ) -> None:
-    """Union of the head's ellipsoids: nearest front depth, which solid is nearest, soft coverage."""
+    """Union of the head's ellipsoids: nearest front depth, which solid is nearest, soft coverage, and
+    ``surface`` (S, S, 6): the winner's unit-sphere point and the normal, blended across smooth seams
+    (surfaces within a solid's softness of the front one share the normal, quadratic falloff)."""
     ppu = cam[12]
     n = solids_i.shape[0]
     lo = np.zeros(n, np.int64)
     hi = np.zeros(n, np.int64)
+    alphas = np.zeros(n)
+    depths = np.zeros(n)
+    a = np.zeros((n, 3))
     y0, y1, _, _ = _head_box(d, solids_i, depth.shape[0])
     for row in range(y0, y1):
         c0, c1 = depth.shape[1], 0
@@ -374,34 +386,56 @@ def _head_cover(
             y = -(cam[2] * col + cam[3] * row + cam[5])
             best, win, cov = -np.inf, -1, 0.0
             for k in range(n):
+                alphas[k] = 0.0
                 if col < lo[k] or col >= hi[k]:
                     continue
-                alpha, _, _, _, tf, _ = _hit(d, solids_i[k, 0], x, y, ppu)
-                if alpha > 0.0 and tf > best:
-                    best, win = tf, k
+                alpha, a[k, 0], a[k, 1], a[k, 2], depths[k], _ = _hit(d, solids_i[k, 0], x, y, ppu)
+                alphas[k] = alpha
+                if alpha > 0.0 and depths[k] > best:
+                    best, win = depths[k], k
                 cov = max(cov, alpha)
             depth[row, col], winner[row, col], cover[row, col] = best, win, cov
+            if win < 0:
+                continue
+            ew = solids_i[win, 0]
+            q0, q1, q2 = _local(d, ew, a[win, 0], a[win, 1], a[win, 2], best)
+            if solids_f[win] > 0:
+                s0, s1, s2 = 0.0, 0.0, 0.0
+                for k in range(n):
+                    soft = solids_f[k]
+                    if soft <= 0 or alphas[k] <= 0.0:
+                        continue
+                    wgt = _clip01(1.0 + (depths[k] - best) / soft)
+                    wgt *= wgt
+                    if wgt <= 0.0:
+                        continue
+                    e = solids_i[k, 0]
+                    n0, n1, n2 = _normal(d, e, *_local(d, e, a[k, 0], a[k, 1], a[k, 2], depths[k]))
+                    s0, s1, s2 = s0 + n0 * wgt, s1 + n1 * wgt, s2 + n2 * wgt
+                inv = 1.0 / max(math.sqrt(s0 * s0 + s1 * s1 + s2 * s2), 1e-6)
+                n0, n1, n2 = s0 * inv, s1 * inv, s2 * inv
+            else:
+                n0, n1, n2 = _normal(d, ew, q0, q1, q2)
+            surface[row, col, 0], surface[row, col, 1], surface[row, col, 2] = q0, q1, q2
+            surface[row, col, 3], surface[row, col, 4], surface[row, col, 5] = n0, n1, n2
 
 
 @_jit
 def _head_shade(
     img: np.ndarray,
-    depth: np.ndarray,
     winner: np.ndarray,
     cover: np.ndarray,
+    surface: np.ndarray,
     d: np.ndarray,
-    cam: np.ndarray,
     solids_i: np.ndarray,
-    solids_f: np.ndarray,
     shading: np.ndarray,
     ident: np.ndarray,
     face_tex: np.ndarray,
     tex_map: np.ndarray,
     hair_tex: np.ndarray,
 ) -> float:
-    """Texture, shade and composite the head (normals blended across smooth seams); returns the
-    camera gain that meters the face's skin to the identity's own tone."""
-    ppu = cam[12]
+    """Texture, shade and composite the head; returns the camera gain that meters the face's skin
+    to the identity's own tone."""
     y0, y1, x0, x1 = _head_box(d, solids_i, img.shape[0])
     shaded_sum, albedo_sum, metered = 0.0, 0.0, 0
     for row in range(y0, y1):
@@ -410,35 +444,9 @@ def _head_shade(
             cov = cover[row, col]
             if k_win < 0 or cov <= 0.0:
                 continue
-            best = depth[row, col]
-            x = cam[0] * col + cam[1] * row + cam[4]
-            y = -(cam[2] * col + cam[3] * row + cam[5])
             ew = solids_i[k_win, 0]
-            _, a0, a1, a2, _, _ = _hit(d, ew, x, y, ppu)
-            q0, q1, q2 = _local(d, ew, a0, a1, a2, best)
-            if solids_f[k_win] > 0:
-                # smooth union: surfaces within `softness` of the front one share the normal
-                s0, s1, s2 = 0.0, 0.0, 0.0
-                for k in range(solids_i.shape[0]):
-                    soft = solids_f[k]
-                    e = solids_i[k, 0]
-                    if soft <= 0 or row < d[e, _WIN] or row >= d[e, _WIN + 1]:
-                        continue
-                    if col < d[e, _WIN + 2] or col >= d[e, _WIN + 3]:
-                        continue
-                    alpha, b0, b1, b2, tf, _ = _hit(d, e, x, y, ppu)
-                    if alpha <= 0.0:
-                        continue
-                    wgt = _clip01(1.0 + (tf - best) / soft)
-                    wgt *= wgt
-                    if wgt <= 0.0:
-                        continue
-                    n0, n1, n2 = _normal(d, e, *_local(d, e, b0, b1, b2, tf))
-                    s0, s1, s2 = s0 + n0 * wgt, s1 + n1 * wgt, s2 + n2 * wgt
-                inv = 1.0 / max(math.sqrt(s0 * s0 + s1 * s1 + s2 * s2), 1e-6)
-                n = (s0 * inv, s1 * inv, s2 * inv)
-            else:
-                n = _normal(d, ew, q0, q1, q2)
+            q0, q1, q2 = surface[row, col, 0], surface[row, col, 1], surface[row, col, 2]
+            n = (surface[row, col, 3], surface[row, col, 4], surface[row, col, 5])
             p0, p1, p2 = _point(d, ew, q0, q1, q2)
             kind = solids_i[k_win, 1]
             spec = 0.07
@@ -491,14 +499,66 @@ def render_scene(
     depth = np.full((size, size), -np.inf)
     winner = np.full((size, size), -1, np.int64)
     cover = np.zeros((size, size))
-    _head_cover(d, cam, solids_i, depth, winner, cover)
+    surface = np.empty((size, size, 6))
+    _head_cover(d, cam, solids_i, solids_f, depth, winner, cover, surface)
     _layers(img, depth, d, defs, cam, layers_i, layers_f, 0, shading, 1.0, ident, hair_tex, cover)
-    gain = _head_shade(
-        img, depth, winner, cover, d, cam, solids_i, solids_f, shading, ident, face_tex, tex_map, hair_tex
-    )
+    gain = _head_shade(img, winner, cover, surface, d, solids_i, shading, ident, face_tex, tex_map, hair_tex)
     for row in range(size):
         for col in range(size):
             for ch in range(3):
                 img[row, col, ch] *= gain
     _layers(img, depth, d, defs, cam, layers_i, layers_f, 1, shading, gain, ident, hair_tex, cover)
     return gain
+
+
+@_jit
+def _to_byte(v: float) -> np.uint8:
+    return np.uint8(min(max(v * 255.0 + 0.5, 0.0), 255.0))
+
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+_LOW16 = np.uint64(0xFFFF)
+# sum of four 16-bit uniforms (Irwin-Hall): mean and standard deviation
+_IH_MEAN = 4 * 65535 / 2
+_IH_STD = math.sqrt(4 * (65536.0**2 - 1) / 12)
+
+
+@_jit
+def _gauss(seed: np.uint64, k: int) -> float:
+    """Approximately standard-normal noise sample ``k`` of stream ``seed``: a SplitMix64 hash of the
+    counter split into four 16-bit uniforms whose sum is near-Gaussian (bounded at +-3.46 sd)."""
+    z = seed + np.uint64(k + 1) * _GOLDEN
+    z = (z ^ (z >> np.uint64(30))) * _MIX1
+    z = (z ^ (z >> np.uint64(27))) * _MIX2
+    z = z ^ (z >> np.uint64(31))
+    total = (z & _LOW16) + ((z >> np.uint64(16)) & _LOW16) + ((z >> np.uint64(32)) & _LOW16) + (z >> np.uint64(48))
+    return (float(total) - _IH_MEAN) / _IH_STD
+
+
+@_jit
+def to_uint8(
+    img: np.ndarray, exposure: float, noise_seed: np.uint64, noise_sigma: float, grayscale: bool
+) -> np.ndarray:
+    """Final camera response: exposure, additive Gaussian-like sensor noise of ``noise_sigma`` (counter-based
+    stream ``noise_seed``), optional grayscale (ITU-R BT.601 luma of the clipped image), 8 bits."""
+    h, w = img.shape[0], img.shape[1]
+    out = np.empty((h, w, 3), np.uint8)
+    noisy = noise_sigma > 0
+    for row in range(h):
+        for col in range(w):
+            r = img[row, col, 0] * exposure
+            g = img[row, col, 1] * exposure
+            b = img[row, col, 2] * exposure
+            if noisy:
+                k = 3 * (row * w + col)
+                r += _gauss(noise_seed, k) * noise_sigma
+                g += _gauss(noise_seed, k + 1) * noise_sigma
+                b += _gauss(noise_seed, k + 2) * noise_sigma
+            if grayscale:
+                r = g = b = 0.299 * _clip01(r) + 0.587 * _clip01(g) + 0.114 * _clip01(b)
+            out[row, col, 0] = _to_byte(r)
+            out[row, col, 1] = _to_byte(g)
+            out[row, col, 2] = _to_byte(b)
+    return out

@@ -34,7 +34,7 @@ from clusterface.synth.geometry import (
 )
 from clusterface.synth.identity import _SKIN_RAMP, HAIR_STYLES, Identity
 from clusterface.synth.nuisance import Nuisance
-from clusterface.synth.raster import render_scene
+from clusterface.synth.raster import render_scene, to_uint8
 from clusterface.synth.texture import TEX_PER_UNIT, TEX_X0, TEX_Y1, face_texture
 
 _AA = cv2.LINE_AA
@@ -450,7 +450,7 @@ def _draw_occluder_2d(img: np.ndarray, kind: str, rng: np.random.Generator) -> N
 
 
 def _degrade(img: np.ndarray, nuis: Nuisance, rng: np.random.Generator) -> np.ndarray:
-    img = img * np.float32(nuis.exposure)
+    """Low resolution, optical blur, exposure, sensor noise, grayscale; float image -> uint8."""
     if nuis.low_res < 0.999:
         small = max(12, round(SIZE * nuis.low_res))
         img = cv2.resize(
@@ -458,12 +458,8 @@ def _degrade(img: np.ndarray, nuis: Nuisance, rng: np.random.Generator) -> np.nd
         )
     sigma = max(0.45, nuis.blur_sigma)  # a little optical blur always: real crops are never pixel-sharp
     img = cv2.GaussianBlur(img, (0, 0), sigma)
-    if nuis.noise_sigma > 0:
-        img = img + rng.standard_normal(img.shape, dtype=np.float32) * np.float32(nuis.noise_sigma)
-    if nuis.grayscale:
-        grey = cv2.cvtColor(np.clip(img, 0, 1), cv2.COLOR_RGB2GRAY)
-        img = np.repeat(grey[..., None], 3, axis=2)
-    return np.clip(img * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    noise_seed = np.uint64(rng.integers(0, 2**63))
+    return to_uint8(img, float(nuis.exposure), noise_seed, float(nuis.noise_sigma), bool(nuis.grayscale))
 
 
 def encode_jpeg(image: np.ndarray, quality: int) -> bytes:

@@ -315,8 +315,12 @@ def _draw_face_texture(
         cv2.circle(eyes, _c(cx, cy), _r(ident.iris_r * 0.82), _col(ident.iris), -1, _AA, _SHIFT)
         cv2.circle(eyes, _c(cx, cy), _r(ident.iris_r * 0.42), (0.03, 0.03, 0.03), -1, _AA, _SHIFT)
         cv2.circle(eyes, _c(cx + 0.012, cy + 0.014), _r(0.009), (0.95, 0.95, 0.95), -1, _AA, _SHIFT)
-    _blend_mask(tex, np.zeros(3, np.float32), eye_mask)
-    tex += eyes * eye_mask[..., None]
+    if not eyes_closed:
+        # the eye mask is zero outside the lids' rows: blend only that band (same result, less work)
+        rows = np.concatenate([_pts(np.vstack(lid))[:, 0, 1] for lid in lids]) / _ONE
+        r0, r1 = max(int(rows.min()) - 2, 0), min(int(np.ceil(rows.max())) + 3, TEX_H)
+        _blend_mask(tex[r0:r1], np.zeros(3, np.float32), eye_mask[r0:r1])
+        tex[r0:r1] += eyes[r0:r1] * eye_mask[r0:r1, :, None]
     lash = 2 if ident.sex < 0.5 else 1
     for upper, lower in lids:
         # upper-lid shadow, lash line, crease
