@@ -1,8 +1,15 @@
-"""SynthFaces generation speed: images/s with 1 and 2 worker processes, and the default demo set's write time.
+"""SynthFaces generation speed: CPU per image, images/s with 1 and 2 worker processes, demo-set write time.
+
+Three numbers:
+- ``render_ms_per_image``: CPU time per image in this process (render + JPEG, no files, no pool),
+  after a warm-up that compiles the numba kernels and fills the identity caches as a long run would;
+- ``workers=N``: a whole dataset written from scratch with N processes (pool start-up, files, pairs,
+  .bin, CSV and contact sheet included);
+- ``demo_set`` (with ``--demo-set``): the default demo dataset written from scratch.
 
 Run (the machine should be quiet; numbers on a shared machine are noisy, so compare the
 ratios measured in one run):
-    .venv/bin/python benchmarks/synth_speed.py                      # render speed, 1 vs 2 workers
+    .venv/bin/python benchmarks/synth_speed.py                      # CPU/image, 1 vs 2 workers
     .venv/bin/python benchmarks/synth_speed.py --demo-set runs/synth_demo   # + write the default demo set
 """
 
@@ -10,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import tempfile
 import time
@@ -31,17 +39,36 @@ def images_per_second(workers: int, identities: int, median: int) -> tuple[float
     return images / seconds, images
 
 
+def render_ms_per_image(identities: int, median: int, images: int) -> float:
+    """CPU milliseconds per image of ``render_record`` (pixels + JPEG) in this process."""
+    from clusterface.synth.plan import build_plan
+    from clusterface.synth.sampling import render_record
+
+    cfg = SynthConfig(root=Path("unused"), identities=identities, images_median=median, seed=1)
+    plan = build_plan(cfg)
+    records = list(plan.train + plan.test)[:images]
+    for rec in records[:20]:  # compile / load the kernels once
+        render_record(cfg, rec)
+    start = time.process_time()
+    for rec in records:
+        render_record(cfg, rec)
+    return (time.process_time() - start) / len(records) * 1e3
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--identities", type=int, default=60)
+    ap.add_argument("--identities", type=int, default=120)
     ap.add_argument("--images-median", type=int, default=20)
     ap.add_argument("--demo-set", type=Path, help="also write the default demo dataset here (removed first)")
     args = ap.parse_args()
-    rows = {}
+    rows: dict[str, object] = {
+        "render_ms_per_image": round(render_ms_per_image(args.identities, args.images_median, 1500), 2)
+    }
     for workers in (1, 2):
         ips, n = images_per_second(workers, args.identities, args.images_median)
         rows[f"workers={workers}"] = {"images": n, "images_per_s": round(ips, 1)}
     rows["speedup_2_vs_1"] = round(rows["workers=2"]["images_per_s"] / rows["workers=1"]["images_per_s"], 2)  # type: ignore[index]
+    rows["machine_load_1min"] = round(os.getloadavg()[0], 2)
     if args.demo_set is not None:
         shutil.rmtree(args.demo_set, ignore_errors=True)
         cfg = SynthConfig(root=args.demo_set)  # the defaults are the demo's dataset

@@ -199,16 +199,18 @@ def _sample_grey(tex: np.ndarray, u: float, v: float) -> float:
 
 
 @_jit
-def _sample_rgb(tex: np.ndarray, u: float, v: float, c: int) -> float:
-    """Bilinear sample of channel c of an (H, W, 3) texture with clamped borders."""
+def _sample_rgb(tex: np.ndarray, u: float, v: float) -> tuple[float, float, float]:
+    """Bilinear sample of an (H, W, 3) texture with clamped borders."""
     h, w = tex.shape[0], tex.shape[1]
     u = min(max(u, 0.0), w - 1.0)
     v = min(max(v, 0.0), h - 1.0)
     x0, y0 = min(int(u), w - 2), min(int(v), h - 2)
     du, dv = u - x0, v - y0
-    top = tex[y0, x0, c] * (1.0 - du) + tex[y0, x0 + 1, c] * du
-    bottom = tex[y0 + 1, x0, c] * (1.0 - du) + tex[y0 + 1, x0 + 1, c] * du
-    return top * (1.0 - dv) + bottom * dv
+    w00, w01, w10, w11 = (1.0 - du) * (1.0 - dv), du * (1.0 - dv), (1.0 - du) * dv, du * dv
+    r = tex[y0, x0, 0] * w00 + tex[y0, x0 + 1, 0] * w01 + tex[y0 + 1, x0, 0] * w10 + tex[y0 + 1, x0 + 1, 0] * w11
+    g = tex[y0, x0, 1] * w00 + tex[y0, x0 + 1, 1] * w01 + tex[y0 + 1, x0, 1] * w10 + tex[y0 + 1, x0 + 1, 1] * w11
+    b = tex[y0, x0, 2] * w00 + tex[y0, x0 + 1, 2] * w01 + tex[y0 + 1, x0, 2] * w10 + tex[y0 + 1, x0 + 1, 2] * w11
+    return r, g, b
 
 
 @_jit
@@ -461,10 +463,11 @@ def _head_shade(
                 u = (p0 - tex_map[0]) * tex_map[2]
                 v = (tex_map[1] - p1) * tex_map[2]
                 front = _clip01((p2 / ident[9] - 0.05) / 0.3)
+                r, g, b = _sample_rgb(face_tex, u, v)
                 alb = (
-                    _sample_rgb(face_tex, u, v, 0) * front + ident[3] * (1.0 - front),
-                    _sample_rgb(face_tex, u, v, 1) * front + ident[4] * (1.0 - front),
-                    _sample_rgb(face_tex, u, v, 2) * front + ident[5] * (1.0 - front),
+                    r * front + ident[3] * (1.0 - front),
+                    g * front + ident[4] * (1.0 - front),
+                    b * front + ident[5] * (1.0 - front),
                 )
             c = _shade_into(img, row, col, cov, alb, n, shading, 1.0, spec, 0.25)
             if cov > 0.5 and solids_i[k_win, 2] == 1:

@@ -30,9 +30,15 @@ def tex_coords(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _pts(xy: np.ndarray) -> np.ndarray:
     """Head-frame points (N, 2) -> fixed-point texel polyline for cv2 (shift=_SHIFT)."""
-    u = (xy[:, 0] - TEX_X0) * TEX_PER_UNIT * _ONE
-    v = (TEX_Y1 - xy[:, 1]) * TEX_PER_UNIT * _ONE
-    return np.round(np.stack([u, v], 1)).astype(np.int32).reshape(-1, 1, 2)
+    return np.rint((xy - _ORIGIN) * _TO_FIXED).astype(np.int32).reshape(-1, 1, 2)
+
+
+# (x - TEX_X0) * TEX_PER_UNIT * _ONE and (TEX_Y1 - y) * TEX_PER_UNIT * _ONE in one expression (exact: _ONE is 2**k)
+_ORIGIN = np.array([TEX_X0, TEX_Y1])
+_TO_FIXED = np.array([TEX_PER_UNIT * _ONE, -TEX_PER_UNIT * _ONE])
+_T9 = np.linspace(0, 1, 9)
+_T11 = np.linspace(0.0, 1.0, 11)
+_T15 = np.linspace(-1.0, 1.0, 15)
 
 
 def _c(x: float, y: float) -> tuple[int, int]:
@@ -227,7 +233,7 @@ def _lid_curves(ident: Identity, side: int, gaze_closed: bool) -> tuple[np.ndarr
     """Upper and lower lid polylines (head frame) of one eye, from inner to outer corner."""
     cx, cy = side * ident.eye_x, ident.eye_y
     w, h = ident.eye_w, ident.eye_h
-    t = np.linspace(0.0, 1.0, 11)
+    t = _T11
     x = cx + side * w * (2 * t - 1)
     base = cy - 0.25 * ident.eye_tilt + ident.eye_tilt * t
     # eye_shape moves the upper lid's highest point between inner and outer side
@@ -333,7 +339,7 @@ def _draw_face_texture(
     for side in (-1, 1):
         inner = side * (ident.eye_x - ident.eye_w * 1.05)
         outer = side * (ident.eye_x + ident.eye_w * ident.brow_len)
-        t = np.linspace(0, 1, 9)
+        t = _T9
         x = inner + (outer - inner) * t
         y = (
             ident.eye_y
@@ -381,7 +387,7 @@ def _draw_mouth(tex: np.ndarray, ident: Identity, smile: float, mouth_open: floa
     mw = ident.mouth_w * (1.0 + 0.18 * smile)
     my = ident.mouth_y
     lift = ident.mouth_curve + 0.05 * smile
-    t = np.linspace(-1.0, 1.0, 15)
+    t = _T15
     x = mw * t
     mid = my + lift * t**2
     gap = 0.07 * mouth_open + 0.015 * smile * (mouth_open > 0)
