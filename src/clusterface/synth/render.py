@@ -77,6 +77,9 @@ class HeadModel:
     solids: tuple[tuple[str, tuple[float, ...], tuple[float, ...], np.ndarray], ...]
     landmarks: np.ndarray  # (5, 3)
     eye_z: float
+    solid_rows: np.ndarray  # (n, 15): centre, radii, shape rotation of each solid (raster's table, less the frame)
+    solid_codes: np.ndarray  # (n, 2) int64: albedo kind, metered for exposure (raster's solids_i, less the row)
+    solid_softness: np.ndarray  # (n,): smooth-union softness, 0 = sharp
 
 
 def head_model(ident: Identity) -> HeadModel:
@@ -125,7 +128,14 @@ def head_model(ident: Identity) -> HeadModel:
             [ident.mouth_w, ident.mouth_y, mz],
         ]
     )
-    return HeadModel(tuple(solids), landmarks, ez)
+    return HeadModel(
+        tuple(solids),
+        landmarks,
+        ez,
+        np.array([np.concatenate([c, r, rot.ravel()]) for _, c, r, rot in solids], np.float64),
+        np.array([[_SOLID_KIND.get(n, 0), int(n in ("cranium", "jaw", "chin"))] for n, *_ in solids], np.int64),
+        np.array([_SMOOTH.get(n, 0.0) for n, *_ in solids], np.float64),
+    )
 
 
 _HEAD_CACHE: dict[tuple[int, bytes], HeadModel] = {}
@@ -224,6 +234,7 @@ _EYE = np.eye(3)
 _STYLE_CODE = {name: code for code, name in enumerate(HAIR_STYLES)}
 _SOLID_KIND = {"ear": 1, "bun": 2}
 _TEX_MAP = np.array([TEX_X0, TEX_Y1, TEX_PER_UNIT])
+_BUN_ROW = np.concatenate([(0.0, 0.75, -0.75), (0.38, 0.33, 0.33), np.eye(3).ravel()])
 
 
 def _layer(
@@ -304,15 +315,14 @@ def render_face(ident: Identity, nuis: Nuisance, seed: int) -> Rendered:
         layers.append(_layer(len(rows) - 1, 1, region=1, colour=hat_colour, height=brim, width=0.03))
 
     # head: union of ellipsoids, nearest hit wins; the smooth group blends normals across seams
-    solids: list[tuple[str, tuple[float, ...], tuple[float, ...], np.ndarray]] = list(model.solids)
+    solid_rows, solid_codes, softness = model.solid_rows, model.solid_codes, model.solid_softness
     if style == "bun":
-        solids.append(("bun", (0.0, 0.75, -0.75), (0.38, 0.33, 0.33), _EYE))
-    solids_i: list[list[int]] = []
-    solids_f: list[float] = []
-    for name, centre, radii, srot in solids:
-        solids_i.append([len(rows), _SOLID_KIND.get(name, 0), int(name in ("cranium", "jaw", "chin"))])
-        solids_f.append(_SMOOTH.get(name, 0.0))
-        rows.append(_ellipsoid_row(centre, radii, rot, srot))
+        solid_rows = np.vstack([solid_rows, _BUN_ROW])
+        solid_codes = np.vstack([solid_codes, [[_SOLID_KIND["bun"], 0]]])
+        softness = np.append(softness, 0.0)
+    first = len(rows)
+    head_rows = np.hstack([solid_rows, np.broadcast_to(rot.ravel(), (len(solid_rows), 9))])
+    solids_i = np.hstack([np.arange(first, first + len(solid_rows))[:, None], solid_codes])
 
     tex = face_texture(
         ident, seed, nuis.smile, nuis.mouth_open, nuis.eyes_closed, nuis.brows_raised, nuis.gaze, mask_colour
@@ -322,14 +332,14 @@ def render_face(ident: Identity, nuis: Nuisance, seed: int) -> Rendered:
     ).astype(np.float64)
     render_scene(
         img,
-        np.stack(rows),
+        np.vstack([np.stack(rows), head_rows]),
         cam.params(),
         shading,
         ident_row,
         np.array([li for li, _ in layers], np.int64),
         np.array([lf for _, lf in layers], np.float64),
-        np.array(solids_i, np.int64),
-        np.array(solids_f, np.float64),
+        solids_i,
+        softness,
         tex,
         _TEX_MAP,
         _hair_texture(ident, style == "curly"),
