@@ -89,6 +89,9 @@ def _draw_static(ident: Identity, rng: np.random.Generator) -> np.ndarray:
     tex[:] = skin
     # blotchy low-frequency skin variation
     tex *= (1.0 + 0.035 * _low_freq_noise(rng, 6, (TEX_H, TEX_W)))[..., None]
+    # finer, identity-specific pigmentation (uneven tone, patches): a stable personal cue, as in real skin
+    mottle = _low_freq_noise(rng, 12, (TEX_H, TEX_W))
+    tex *= (1.0 + 0.045 * mottle)[..., None] * np.array([1.0, 0.99, 0.98], np.float32) ** mottle[..., None]
     old = float(np.clip((ident.age - 40) / 40, 0, 1))
     ex, ey = ident.eye_x, ident.eye_y
     # eye sockets: darker and slightly cooler around the eyes, under-eye shadow with age
