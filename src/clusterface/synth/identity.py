@@ -83,7 +83,14 @@ GENE_NAMES: tuple[str, ...] = (
     "glasses_style",
     "clothing_hue",
     "clothing_value",
+    # facial relief painted as shading (appended: earlier genes keep their positions)
+    "cheekbone",
+    "socket_depth",
+    "nasolabial",
+    "skin_detail",
 )
+
+FIRST_GENES = GENE_NAMES.index("cheekbone")  # genes of the first version; later ones are appended
 
 HAIR_STYLES = ("bald", "buzz", "short", "fringe", "side_part", "long", "curly", "bun")
 FACIAL_HAIR = ("none", "stubble", "moustache", "goatee", "beard")
@@ -142,19 +149,21 @@ def _lerp(lo: float, hi: float, g: float) -> float:
     return lo + (hi - lo) * g
 
 
-def draw_genes(rng: np.random.Generator) -> np.ndarray:
-    """One gene vector, each gene uniform in [0, 1]."""
-    return rng.random(len(GENE_NAMES))
+def draw_genes(rng: np.random.Generator, count: int = len(GENE_NAMES)) -> np.ndarray:
+    """``count`` genes, each uniform in [0, 1]."""
+    return rng.random(count)
 
 
-def sibling_genes(parent: np.ndarray, own: np.ndarray, rng: np.random.Generator, closeness: float) -> np.ndarray:
+def sibling_genes(
+    parent: np.ndarray, own: np.ndarray, rng: np.random.Generator, closeness: float, own_fraction: float
+) -> np.ndarray:
     """A look-alike's genes: the parent's, moved ``1 - closeness`` of the way towards ``own``.
 
-    A few genes (about one in six) are taken fully from ``own`` so that siblings differ in
-    some clear feature, as real siblings do.
+    A few genes (``own_fraction`` of them) are taken fully from ``own`` so that siblings differ
+    in some clear features, as real siblings do.
     """
     child = parent + (1.0 - closeness) * (own - parent)
-    fresh = rng.random(len(parent)) < 1.0 / 6.0
+    fresh = rng.random(len(parent)) < own_fraction
     child[fresh] = own[fresh]
     return np.clip(child, 0.0, 1.0)
 
@@ -221,6 +230,10 @@ class Identity:
     blush: float
     glasses: bool
     glasses_style: float
+    cheekbone: float  # 0 flat .. 1 high, prominent cheekbones (hollow below them)
+    socket_depth: float  # 0 shallow .. 1 deep-set eyes
+    nasolabial: float  # depth of the nose-to-mouth folds (grows with age on top)
+    skin_detail: float  # strength of the identity's uneven skin tone
 
 
 def identity_from_genes(index: int, family: int, genes: np.ndarray, difficulty: float) -> Identity:
@@ -348,4 +361,8 @@ def identity_from_genes(index: int, family: int, genes: np.ndarray, difficulty: 
         blush=g["skin_blush"],
         glasses=g["glasses"] < 0.16,
         glasses_style=g["glasses_style"],
+        cheekbone=g["cheekbone"],
+        socket_depth=g["socket_depth"],
+        nasolabial=g["nasolabial"],
+        skin_detail=g["skin_detail"],
     )
