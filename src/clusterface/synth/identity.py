@@ -341,7 +341,7 @@ def identity_from_genes(index: int, family: int, genes: np.ndarray, difficulty: 
         brow_arch=_lerp(-0.02, 0.18, g["brow_arch"]),
         brow_gap=max(_lerp(0.07, 0.28, g["brow_height"]), eye_h + 0.45 * brow_thick + 0.025),
         brow_len=_lerp(0.95, 1.35, g["brow_len"]),  # outer end, in eye half-widths
-        brow_angle=_lerp(-0.12, 0.06, g["brow_angle"]),
+        brow_angle=_lerp(-0.09, 0.07, g["brow_angle"]),
         mouth_w=_lerp(0.21, 0.43, g["mouth_w"]),
         mouth_y=mouth_y,
         lip_upper=lip_upper,
