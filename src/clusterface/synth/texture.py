@@ -95,6 +95,10 @@ def _draw_static(ident: Identity, rng: np.random.Generator) -> np.ndarray:
     tex[:] = skin
     # blotchy low-frequency skin variation
     tex *= (1.0 + 0.035 * _low_freq_noise(rng, 6, (TEX_H, TEX_W)))[..., None]
+    # finer, identity-specific pigmentation (uneven tone, patches): a stable personal cue, as in real skin
+    mottle = _low_freq_noise(rng, 12, (TEX_H, TEX_W))
+    amp = np.float32(0.02 + 0.06 * ident.skin_detail)
+    tex *= (1.0 + amp * mottle)[..., None] * np.array([1.0, 0.99, 0.98], np.float32) ** mottle[..., None]
     old = float(np.clip((ident.age - 40) / 40, 0, 1))
     ex, ey = ident.eye_x, ident.eye_y
     # eye sockets: darker and slightly cooler around the eyes, under-eye shadow with age
@@ -102,7 +106,10 @@ def _draw_static(ident: Identity, rng: np.random.Generator) -> np.ndarray:
         np.asarray(
             cv2.ellipse2Poly(
                 (int((s * ex - TEX_X0) * TEX_PER_UNIT), int((TEX_Y1 - ey - 0.01) * TEX_PER_UNIT)),
-                (int(0.2 * TEX_PER_UNIT), int(0.11 * TEX_PER_UNIT)),
+                (
+                    int((0.08 + 0.75 * ident.eye_w) * TEX_PER_UNIT),
+                    int((0.07 + 0.06 * ident.socket_depth) * TEX_PER_UNIT),
+                ),
                 0,
                 0,
                 360,
@@ -113,7 +120,17 @@ def _draw_static(ident: Identity, rng: np.random.Generator) -> np.ndarray:
         for s in (-1, 1)
     ]
     mask = _soft_mask([p.astype(np.int32) for p in sockets], 0.05)
-    tex *= (1.0 - (0.16 + 0.1 * old) * mask)[..., None]
+    tex *= (1.0 - (0.07 + 0.22 * ident.socket_depth + 0.1 * old) * mask)[..., None]
+    # cheekbones: a lit ridge over the cheekbone and a hollow under it, both stronger for high cheekbones
+    ridge: np.ndarray = np.zeros((TEX_H, TEX_W), np.float32)
+    hollow: np.ndarray = np.zeros((TEX_H, TEX_W), np.float32)
+    cy = ey - 0.22 - 0.1 * (1 - ident.cheekbone)
+    for s in (-1, 1):
+        cv2.ellipse(ridge, _c(s * (ex + 0.12), cy), (_r(0.2), _r(0.06)), s * 20, 0, 360, 1.0, -1, _AA, _SHIFT)
+        cv2.ellipse(hollow, _c(s * (ex + 0.2), cy - 0.26), (_r(0.2), _r(0.07)), s * 35, 0, 360, 1.0, -1, _AA, _SHIFT)
+    ridge = cv2.GaussianBlur(ridge, (0, 0), 0.05 * TEX_PER_UNIT)
+    hollow = cv2.GaussianBlur(hollow, (0, 0), 0.06 * TEX_PER_UNIT)
+    tex *= (1.0 + 0.07 * ident.cheekbone * ridge - (0.02 + 0.16 * ident.cheekbone) * hollow)[..., None]
     # cheeks: blush
     blush: np.ndarray = np.zeros((TEX_H, TEX_W), np.float32)
     for s in (-1, 1):
@@ -129,6 +146,19 @@ def _draw_static(ident: Identity, rng: np.random.Generator) -> np.ndarray:
         cv2.ellipse(shade, _c(s * nw * 0.45, ny - 0.015), (_r(0.035), _r(0.018)), s * 15, 0, 360, 1.0, -1, _AA, _SHIFT)
     shade = cv2.GaussianBlur(shade, (0, 0), 0.008 * TEX_PER_UNIT)
     tex *= (1.0 - 0.55 * shade)[..., None]
+    # nasolabial folds at any age: a soft shadow from the nose wing to beside the mouth corner
+    fold: np.ndarray = np.zeros((TEX_H, TEX_W), np.float32)
+    for s in (-1, 1):
+        pts = np.array(
+            [
+                [s * (nw + 0.06), ny + 0.04],
+                [s * (nw + 0.12), ny - 0.1],
+                [s * (ident.mouth_w + 0.06), ident.mouth_y - 0.02],
+            ]
+        )
+        cv2.polylines(fold, [_pts(pts)], False, 1.0, 3, _AA, _SHIFT)
+    fold = cv2.GaussianBlur(fold, (0, 0), 0.02 * TEX_PER_UNIT)
+    tex *= (1.0 - (0.04 + 0.22 * ident.nasolabial) * fold)[..., None]
     # age: forehead lines, nasolabial folds, crow's feet
     if old > 0:
         lines: np.ndarray = np.zeros((TEX_H, TEX_W), np.float32)
