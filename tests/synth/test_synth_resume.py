@@ -28,6 +28,19 @@ def test_other_parameters_are_refused_then_overwritten(tmp_path):
     assert json.loads(paths.manifest.read_text())["params"]["seed"] == 99
 
 
+def test_an_older_generator_version_is_rewritten_not_refused(tmp_path, monkeypatch):
+    """A dataset cached by an older SynthFaces version with the same parameters is stale: rewrite it."""
+    cfg = tiny_config(tmp_path / "d")
+    monkeypatch.setattr(writer, "GENERATOR_VERSION", "synthfaces-old")
+    old = generate_dataset(cfg, progress=False)
+    assert json.loads(old.manifest.read_text())["params"]["generator"] == "synthfaces-old"
+    monkeypatch.undo()
+    paths = generate_dataset(cfg, progress=False)
+    assert json.loads(paths.manifest.read_text())["params"]["generator"] == writer.GENERATOR_VERSION
+    with pytest.raises(FileExistsError):  # other parameters are still refused
+        generate_dataset(tiny_config(tmp_path / "d", seed=99), progress=False)
+
+
 def test_resume_after_interruption(tmp_path, monkeypatch):
     reference = generate_dataset(tiny_config(tmp_path / "ref"), progress=False)
     cfg = tiny_config(tmp_path / "d")

@@ -499,10 +499,11 @@ def render_scene(
     exposure gain applied (the face is metered to the identity's skin tone)."""
     size = img.shape[0]
     d = _derive(defs, cam, size)
-    depth = np.full((size, size), -np.inf)
-    winner = np.full((size, size), -1, np.int64)
-    cover = np.zeros((size, size))
-    surface = np.empty((size, size, 6))
+    # per-pixel buffers in 32 bits or less: two render workers share the caches of a 2-core machine
+    depth = np.full((size, size), -np.inf, np.float32)
+    winner = np.full((size, size), -1, np.int8)
+    cover = np.zeros((size, size), np.float32)
+    surface = np.empty((size, size, 6), np.float32)
     _head_cover(d, cam, solids_i, solids_f, depth, winner, cover, surface)
     _layers(img, depth, d, defs, cam, layers_i, layers_f, 0, shading, 1.0, ident, hair_tex, cover)
     gain = _head_shade(img, winner, cover, surface, d, solids_i, shading, ident, face_tex, tex_map, hair_tex)

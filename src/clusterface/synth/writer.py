@@ -25,6 +25,7 @@ import json
 import multiprocessing as mp
 import os
 import shutil
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -39,7 +40,7 @@ from clusterface.synth.pairs import build_pairs, pairs_text
 from clusterface.synth.plan import ImageRecord, SynthPlan, build_plan, folder_name
 from clusterface.synth.sampling import RenderedImage, render_record
 
-GENERATOR_VERSION = "synthfaces-2"
+GENERATOR_VERSION = "synthfaces-3"  # bump whenever the same parameters give other bytes
 MANIFEST = "manifest.json"
 IN_PROGRESS = "synth_in_progress.json"
 CHUNK = 16
@@ -79,6 +80,17 @@ def output_params(cfg: SynthConfig) -> dict[str, object]:
     params = cfg.model_dump(mode="json", exclude={"root", "workers"})
     params["generator"] = GENERATOR_VERSION
     return params
+
+
+def _same_but_generator(manifest: dict[str, object], cfg: SynthConfig) -> bool:
+    """Whether ``manifest`` describes this dataset as written by another generator version."""
+    theirs = manifest.get("params")
+    if not isinstance(theirs, dict):
+        return False
+    ours = output_params(cfg)
+    return theirs.get("generator") != ours["generator"] and {k: v for k, v in theirs.items() if k != "generator"} == {
+        k: v for k, v in ours.items() if k != "generator"
+    }
 
 
 def params_hash(cfg: SynthConfig) -> str:
@@ -195,6 +207,10 @@ def generate_dataset(cfg: SynthConfig, progress: bool = True, overwrite: bool = 
             return paths
     marker = _read_manifest(root / IN_PROGRESS)
     other = [m for m in (manifest, marker) if m is not None and m.get("params_hash") != digest]
+    if other and all(_same_but_generator(m, cfg) for m in other):
+        # the same dataset written by an older generator: a stale cache, not someone else's data
+        print(f"SynthFaces: {root} was written by an older generator version; writing it again", file=sys.stderr)
+        overwrite = True
     if other or overwrite:
         if other and not overwrite:
             raise FileExistsError(
