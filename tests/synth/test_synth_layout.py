@@ -96,3 +96,17 @@ def test_on_the_fly_dataset_matches_disk(tiny_set):
     assert test.num_classes == len(list(paths.test_images_dir.iterdir()))
     with pytest.raises(ValueError):
         SynthFacesDataset(cfg, split="val")
+
+
+@pytest.mark.parametrize(("identities", "median"), [(100, 6), (100, 20), (200, 4)])
+def test_mid_size_sets_get_pairs_in_every_fold(identities, median):
+    """20 test identities in families used to leave a fold with one identity and no impostors."""
+    cfg = SynthConfig(identities=identities, images_median=median, seed=0)
+    plan = build_plan(cfg)
+    pairs = build_pairs(plan, cfg.seed, cfg.impostor_lookalike_fraction)
+    per = pairs.pairs_per_fold
+    assert per >= 1 and len(pairs.pairs) == 20 * per
+    for f in range(10):
+        block = pairs.pairs[2 * per * f : 2 * per * (f + 1)]
+        assert sum(p.same for p in block) == per
+        assert all(p.a[0] != p.b[0] for p in block[per:])
