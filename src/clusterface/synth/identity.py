@@ -137,6 +137,14 @@ _IRIS_COLOURS = (
 )
 
 
+NOSE_Y = -0.17  # height of the nose's centre in the head frame
+
+
+def nose_tip(nose_y: float, nose_w: float, nose_len: float) -> tuple[float, float]:
+    """Height and radius of the nose-tip ball (shared by the renderer and the anatomy rules)."""
+    return nose_y - 0.72 * nose_len, 0.55 * nose_w + 0.02
+
+
 def _ramp(palette: np.ndarray, t: float) -> np.ndarray:
     """Piecewise-linear interpolation along a palette, t in [0, 1]."""
     pos = float(np.clip(t, 0.0, 1.0)) * (len(palette) - 1)
@@ -260,7 +268,8 @@ def identity_from_genes(index: int, family: int, genes: np.ndarray, difficulty: 
     brow_thick = _lerp(0.015, 0.1, 0.6 * g["brow_thick"] + 0.4 * masc)
     nose_w = _lerp(0.075, 0.23, g["nose_w"])
     nose_len = _lerp(0.15, 0.4, g["nose_len"])
-    nose_bottom = -0.17 - 0.72 * nose_len - (0.55 * nose_w + 0.02)  # under the tip ball (render.head_model)
+    tip_y, tip_r = nose_tip(NOSE_Y, nose_w, nose_len)
+    nose_bottom = tip_y - tip_r
     lip_upper = _lerp(0.02, 0.09, g["lip_upper"]) * (1 - 0.25 * masc)
     mouth_y = min(_lerp(-0.9, -0.58, g["mouth_y"]), nose_bottom - lip_upper - 0.07)
 
@@ -317,7 +326,7 @@ def identity_from_genes(index: int, family: int, genes: np.ndarray, difficulty: 
         jaw_r=(jaw_w, jaw_h, jaw_d),
         chin_c=(0.0, -0.5 - 0.88 * jaw_h, 0.42 + chin_proj),
         chin_r=(chin_w, 0.2, 0.36),
-        nose_c=(0.0, -0.17, 0.98),
+        nose_c=(0.0, NOSE_Y, 0.98),
         nose_r=(nose_w, nose_len, _lerp(0.08, 0.32, g["nose_proj"])),
         nose_tilt=_lerp(0.15, 0.45, g["nose_bridge"]),
         bridge_r=(0.075, 0.30, 0.155 + 0.03 * g["nose_bridge"]),

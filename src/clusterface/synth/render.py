@@ -32,7 +32,7 @@ from clusterface.synth.geometry import (
     rotation_matrix,
     similarity_about,
 )
-from clusterface.synth.identity import _SKIN_RAMP, HAIR_STYLES, Identity
+from clusterface.synth.identity import _SKIN_RAMP, HAIR_STYLES, Identity, nose_tip
 from clusterface.synth.nuisance import Nuisance
 from clusterface.synth.raster import render_scene, to_uint8
 from clusterface.synth.texture import TEX_PER_UNIT, TEX_X0, TEX_Y1, face_texture
@@ -102,8 +102,7 @@ def head_model(ident: Identity) -> HeadModel:
         ("nose", nose_c, ident.nose_r, nose_rot),
     ]
     # nose tip and wings (alae): a ball and two small ellipsoids at the base of the dorsum
-    tip_y = nose_y - 0.72 * ident.nose_r[1]
-    tip_r = 0.55 * ident.nose_r[0] + 0.02
+    tip_y, tip_r = nose_tip(nose_y, ident.nose_r[0], ident.nose_r[1])
     tip_z = _front_z(cranium, 0.0, tip_y) + 0.75 * ident.nose_r[2] - 0.3 * tip_r
     solids.append(("tip", (0.0, tip_y, tip_z), (tip_r, tip_r * 0.9, tip_r), eye))
     for s in (-1, 1):
