@@ -8,6 +8,9 @@ drawn once per identity; eyes, brows and mouth are redrawn per image for the exp
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable
+
 import cv2
 import numpy as np
 
@@ -320,7 +323,54 @@ def _draw_face_texture(
     gaze: tuple[float, float],
     mask_colour: np.ndarray | None,
 ) -> np.ndarray:
-    tex = static_texture(ident, seed).copy()
+    static = static_texture(ident, seed)
+    tex = static.copy()
+    who = (seed, ident.index, ident.genes.tobytes())
+    bands = sorted(
+        [
+            _band(static, ("eyes", *who, eyes_closed, gaze), lambda t: _paint_eyes(t, ident, eyes_closed, gaze)),
+            _band(static, ("brows", *who, brows_raised), lambda t: _paint_brows(t, ident, brows_raised)),
+            _band(static, ("mouth", *who, smile, mouth_open), lambda t: _draw_mouth(t, ident, smile, mouth_open)),
+        ],
+        key=lambda band: band[0],
+    )
+    if all(a[0] + len(a[1]) <= b[0] for a, b in itertools.pairwise(bands)):
+        for r0, rows in bands:
+            tex[r0 : r0 + len(rows)] = rows
+    else:  # bands sharing rows (brows low over the lids' creases): paint all in order
+        _paint_eyes(tex, ident, eyes_closed, gaze)
+        _paint_brows(tex, ident, brows_raised)
+        _draw_mouth(tex, ident, smile, mouth_open)
+    if mask_colour is not None:
+        _paint_mask(tex, ident, mask_colour)
+    return tex
+
+
+_BANDS: dict[tuple[object, ...], tuple[int, np.ndarray]] = {}
+_BANDS_SIZE = 256
+
+
+def _band(static: np.ndarray, key: tuple[object, ...], paint: Callable[[np.ndarray], None]) -> tuple[int, np.ndarray]:
+    """Rows of the static texture that ``paint`` changes, as (first row, rows); cached by ``key``.
+
+    Eyes, brows and mouth usually change disjoint row bands and depend on different parts of
+    the expression, so each is painted once per identity and expression part, and an image's
+    texture is the static texture with the bands pasted in (the same values as painting all)."""
+    band = _BANDS.get(key)
+    if band is None:
+        tex = static.copy()
+        paint(tex)
+        changed = np.flatnonzero((tex != static).any(axis=(1, 2)))
+        r0, r1 = (int(changed[0]), int(changed[-1]) + 1) if changed.size else (0, 0)
+        band = (r0, tex[r0:r1].copy())
+        if len(_BANDS) >= _BANDS_SIZE:
+            _BANDS.pop(next(iter(_BANDS)))  # oldest first
+        _BANDS[key] = band
+    return band
+
+
+def _paint_eyes(tex: np.ndarray, ident: Identity, eyes_closed: bool, gaze: tuple[float, float]) -> None:
+    """Sclera, iris and pupil inside the lids (or closed lids), lash line, crease, lower lid."""
     dark = ident.skin * 0.25
     # eyes
     eye_mask: np.ndarray = np.zeros((TEX_H, TEX_W), np.float32)
@@ -365,7 +415,9 @@ def _draw_face_texture(
         cv2.polylines(tex, [_pts(crease[2:-1])], False, _col(ident.skin * 0.72), 1, _AA, _SHIFT)
         if not eyes_closed:
             cv2.polylines(tex, [_pts(lower)], False, _col(ident.skin * 0.6), 1, _AA, _SHIFT)
-    # brows
+
+
+def _paint_brows(tex: np.ndarray, ident: Identity, brows_raised: float) -> None:
     for side in (-1, 1):
         inner = side * (ident.eye_x - ident.eye_w * 1.05)
         outer = side * (ident.eye_x + ident.eye_w * ident.brow_len)
@@ -381,36 +433,36 @@ def _draw_face_texture(
         th = ident.brow_thick * (1.0 - 0.6 * t**1.5)
         poly = np.vstack([np.stack([x, y + th * 0.55], 1), np.stack([x, y - th * 0.45], 1)[::-1]])
         cv2.fillPoly(tex, [_pts(poly)], _col(0.2 * ident.skin + 0.8 * ident.brow), _AA, _SHIFT)
-    # mouth
-    _draw_mouth(tex, ident, smile, mouth_open)
-    if mask_colour is not None:
-        my = ident.nose_c[1]
-        poly = np.array(
-            [
-                [-1.0, my + 0.02],
-                [-0.2, my + 0.1],
-                [0.2, my + 0.1],
-                [1.0, my + 0.02],
-                [0.95, -0.7],
-                [0.5, -1.35],
-                [0, -1.5],
-                [-0.5, -1.35],
-                [-0.95, -0.7],
-            ]
+
+
+def _paint_mask(tex: np.ndarray, ident: Identity, mask_colour: np.ndarray) -> None:
+    """A surgical mask over nose and mouth (an occluder painted on the skin)."""
+    my = ident.nose_c[1]
+    poly = np.array(
+        [
+            [-1.0, my + 0.02],
+            [-0.2, my + 0.1],
+            [0.2, my + 0.1],
+            [1.0, my + 0.02],
+            [0.95, -0.7],
+            [0.5, -1.35],
+            [0, -1.5],
+            [-0.5, -1.35],
+            [-0.95, -0.7],
+        ]
+    )
+    cv2.fillPoly(tex, [_pts(poly)], _col(mask_colour), _AA, _SHIFT)
+    for k in range(3):
+        yy = my - 0.2 - 0.17 * k
+        cv2.polylines(
+            tex,
+            [_pts(np.array([[-0.7, yy], [0.0, yy - 0.03], [0.7, yy]]))],
+            False,
+            _col(mask_colour * 0.8),
+            1,
+            _AA,
+            _SHIFT,
         )
-        cv2.fillPoly(tex, [_pts(poly)], _col(mask_colour), _AA, _SHIFT)
-        for k in range(3):
-            yy = my - 0.2 - 0.17 * k
-            cv2.polylines(
-                tex,
-                [_pts(np.array([[-0.7, yy], [0.0, yy - 0.03], [0.7, yy]]))],
-                False,
-                _col(mask_colour * 0.8),
-                1,
-                _AA,
-                _SHIFT,
-            )
-    return tex
 
 
 def _draw_mouth(tex: np.ndarray, ident: Identity, smile: float, mouth_open: float) -> None:
