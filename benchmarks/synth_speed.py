@@ -7,6 +7,10 @@ Three numbers:
   .bin, CSV and contact sheet included);
 - ``demo_set`` (with ``--demo-set``): the default demo dataset written from scratch.
 
+``--baseline-src DIR`` also times another checkout's renderer (its ``src`` folder, e.g. a
+``git worktree`` of an older commit) in subprocesses, alternating with this one, and reports
+the ratio: on a shared virtual machine the absolute numbers drift by +-30 % over minutes.
+
 Run (the machine should be quiet; numbers on a shared machine are noisy, so compare the
 ratios measured in one run):
     .venv/bin/python benchmarks/synth_speed.py                      # CPU/image, 1 vs 2 workers
@@ -55,12 +59,49 @@ def render_ms_per_image(identities: int, median: int, images: int) -> float:
     return (time.process_time() - start) / len(records) * 1e3
 
 
+_PROBE = (
+    "import sys, time\n"
+    "from pathlib import Path\n"
+    "from clusterface.config.schema import SynthConfig\n"
+    "from clusterface.synth.plan import build_plan\n"
+    "from clusterface.synth.sampling import render_record\n"
+    "cfg = SynthConfig(root=Path('unused'), identities={identities}, images_median={median}, seed=1)\n"
+    "plan = build_plan(cfg)\n"
+    "records = list(plan.train + plan.test)[:{images}]\n"
+    "[render_record(cfg, r) for r in records[:20]]\n"
+    "t = time.process_time()\n"
+    "[render_record(cfg, r) for r in records]\n"
+    "print((time.process_time() - t) / len(records) * 1e3)\n"
+)
+
+
+def subprocess_ms_per_image(src: Path, identities: int, median: int, images: int) -> float:
+    """``render_ms_per_image`` of the package under ``src``, in a fresh interpreter."""
+    import subprocess
+    import sys
+
+    code = _PROBE.format(identities=identities, median=median, images=images)
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--identities", type=int, default=120)
     ap.add_argument("--images-median", type=int, default=20)
     ap.add_argument("--demo-set", type=Path, help="also write the default demo dataset here (removed first)")
+    ap.add_argument("--baseline-src", type=Path, help="another checkout's src/ to time alternately with this one")
+    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds with --baseline-src")
     args = ap.parse_args()
+    if args.baseline_src is not None:
+        here = Path(__file__).resolve().parents[1] / "src"
+        pairs = []
+        for _ in range(args.rounds):
+            new = subprocess_ms_per_image(here, args.identities, args.images_median, 600)
+            old = subprocess_ms_per_image(args.baseline_src.resolve(), args.identities, args.images_median, 600)
+            pairs.append((round(new, 2), round(old, 2)))
+        print(json.dumps({"ms_per_image_this_vs_baseline": pairs, "speedup": [round(o / n, 2) for n, o in pairs]}))
     rows: dict[str, object] = {
         "render_ms_per_image": round(render_ms_per_image(args.identities, args.images_median, 1500), 2)
     }
