@@ -92,6 +92,26 @@ def static_texture(ident: Identity, seed: int) -> np.ndarray:
     return tex
 
 
+def _nose_to_mouth(
+    ident: Identity,
+    side: int,
+    nw: float,
+    ny: float,
+    start: tuple[float, float],
+    middle: tuple[float, float],
+    end: tuple[float, float],
+) -> np.ndarray:
+    """A fold line from beside the nose wing (x offset from its width ``nw``, y from its height
+    ``ny``) down to beside the mouth corner; offsets are (outwards, upwards) in head units."""
+    return np.array(
+        [
+            [side * (nw + start[0]), ny + start[1]],
+            [side * (nw + middle[0]), ny + middle[1]],
+            [side * (ident.mouth_w + end[0]), ident.mouth_y + end[1]],
+        ]
+    )
+
+
 def _draw_static(ident: Identity, rng: np.random.Generator) -> np.ndarray:
     skin = ident.skin
     tex = np.empty((TEX_H, TEX_W, 3), np.float32)
@@ -152,13 +172,7 @@ def _draw_static(ident: Identity, rng: np.random.Generator) -> np.ndarray:
     # nasolabial folds at any age: a soft shadow from the nose wing to beside the mouth corner
     fold: np.ndarray = np.zeros((TEX_H, TEX_W), np.float32)
     for s in (-1, 1):
-        pts = np.array(
-            [
-                [s * (nw + 0.06), ny + 0.04],
-                [s * (nw + 0.12), ny - 0.1],
-                [s * (ident.mouth_w + 0.06), ident.mouth_y - 0.02],
-            ]
-        )
+        pts = _nose_to_mouth(ident, s, nw, ny, (0.06, 0.04), (0.12, -0.1), (0.06, -0.02))
         cv2.polylines(fold, [_pts(pts)], False, 1.0, 3, _AA, _SHIFT)
     fold = cv2.GaussianBlur(fold, (0, 0), 0.02 * TEX_PER_UNIT)
     tex *= (1.0 - (0.04 + 0.22 * ident.nasolabial) * fold)[..., None]
@@ -171,13 +185,7 @@ def _draw_static(ident: Identity, rng: np.random.Generator) -> np.ndarray:
             pts = np.stack([xs, y + 0.02 * np.cos(xs * 3)], 1)
             cv2.polylines(lines, [_pts(pts)], False, 1.0, 1, _AA, _SHIFT)
         for s in (-1, 1):
-            pts = np.array(
-                [
-                    [s * (nw + 0.05), ny + 0.05],
-                    [s * (nw + 0.14), ny - 0.15],
-                    [s * (ident.mouth_w + 0.05), ident.mouth_y - 0.05],
-                ]
-            )
+            pts = _nose_to_mouth(ident, s, nw, ny, (0.05, 0.05), (0.14, -0.15), (0.05, -0.05))
             cv2.polylines(lines, [_pts(pts)], False, 1.0, 2, _AA, _SHIFT)
             for d in (-0.04, 0.0, 0.04):
                 pts = np.array([[s * (ex + ident.eye_w + 0.03), ey + d], [s * (ex + ident.eye_w + 0.11), ey + 2 * d]])
