@@ -137,8 +137,16 @@ def _render_chunk(args: tuple[SynthConfig, str, Sequence[ImageRecord]]) -> list[
 
 
 def _chunks(records: Sequence[ImageRecord], size: int) -> Iterator[Sequence[ImageRecord]]:
-    for i in range(0, len(records), size):
-        yield records[i : i + size]
+    """Chunks of about ``size`` records that end where an identity ends (up to 4x ``size``): a worker
+    then paints an identity's head, static texture and hair once instead of each worker doing it."""
+    chunk: list[ImageRecord] = []
+    for rec in records:
+        if chunk and (len(chunk) >= 4 * size or (len(chunk) >= size and rec.identity != chunk[-1].identity)):
+            yield chunk
+            chunk = []
+        chunk.append(rec)
+    if chunk:
+        yield chunk
 
 
 def _render_all(
