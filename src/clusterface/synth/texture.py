@@ -3,7 +3,9 @@
 The texture is an image over the head's front projection; the renderer samples it at each
 visible surface point's head-frame (x, y), so everything painted here follows the 3D head
 (foreshortening, hidden far side). The static part (skin, marks, facial hair, wrinkles) is
-drawn once per identity; eyes, brows and mouth are redrawn per image for the expression.
+drawn once per identity; eyes, brows and mouth are painted per expression (quantised) as row
+bands that are cached and pasted over it. The renderer maps head-frame (x, y) to texels with
+``(x - TEX_X0) * TEX_PER_UNIT`` and ``(TEX_Y1 - y) * TEX_PER_UNIT``.
 """
 
 from __future__ import annotations
@@ -24,11 +26,6 @@ TEX_H = round((TEX_Y1 - TEX_Y0) * TEX_PER_UNIT)
 _SHIFT = 4
 _ONE = 1 << _SHIFT
 _AA = cv2.LINE_AA
-
-
-def tex_coords(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Head-frame (x, y) -> texel coordinates (float32, for cv2.remap)."""
-    return ((x - TEX_X0) * TEX_PER_UNIT).astype(np.float32), ((TEX_Y1 - y) * TEX_PER_UNIT).astype(np.float32)
 
 
 def _pts(xy: np.ndarray) -> np.ndarray:
