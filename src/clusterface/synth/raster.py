@@ -21,7 +21,7 @@ Array layouts (all float64 unless noted):
   sign, cranium depth radius.
 - ``layers_i`` (m, 5) int64: ellipsoid row, phase (0 behind the head, 1 in front), surface
   (0 front, 1 inner back), albedo (0 flat, 1 hair, 2 shadowed hair), region (0 none,
-  1 below a height, 2 hair-shell style region, 3 above a height); ``layers_f`` (m, 8):
+  1 above a height: soft step of y - height, 2 hair-shell style region); ``layers_f`` (m, 8):
   specular, wrap, colour (3), region height, region width, depth test (0/1).
 - ``solids_i`` (h, 3) int64: ellipsoid row, albedo (0 face texture, 1 ear, 2 hair bun),
   counts for exposure metering (0/1); ``solids_f`` (h,): smooth-union softness (0 = sharp edge).
@@ -329,8 +329,6 @@ def _layers(
                     alpha *= _smooth_step(p1 - layers_f[li, 5], layers_f[li, 6])
                 elif region == 2:
                     alpha *= _hair_region(ident, defs[e, 5], p0, p1, p2)
-                elif region == 3:
-                    alpha *= _smooth_step(layers_f[li, 5] - p1, layers_f[li, 6])
                 if alpha <= 0.0:
                     continue
                 n0, n1, n2 = _normal(d, e, q0, q1, q2)
