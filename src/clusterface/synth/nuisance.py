@@ -70,15 +70,20 @@ def sample_difficulty(rng: np.random.Generator, preset: Preset) -> float:
     return float(np.clip(np.exp(rng.normal(0.0, preset.difficulty_sigma)), 0.35, 2.6))
 
 
+def _clip(v: float, lo: float, hi: float) -> float:
+    return float(min(max(v, lo), hi))
+
+
 def sample_nuisance(rng: np.random.Generator, difficulty: float, preset: Preset) -> Nuisance:
     """Draw one image's nuisance; the order of draws is fixed (determinism)."""
     s = preset.spread * difficulty
-    u = rng.random(24)
-    n = rng.standard_normal(12)
-    yaw = float(np.clip(n[0] * 14.0 * s, -preset.yaw_max, preset.yaw_max))
-    pitch = float(np.clip(n[1] * 8.0 * s, -preset.pitch_max, preset.pitch_max))
-    roll = float(np.clip(n[2] * 6.0 * s, -preset.roll_max, preset.roll_max))
-    smile = float(np.clip(u[0] * 1.6 - 0.5, 0, 1)) if u[1] < 0.25 + 0.25 * min(s, 1.5) else 0.0
+    # plain Python floats: the same IEEE doubles as numpy scalars, without their per-operation cost
+    u = rng.random(24).tolist()
+    n = rng.standard_normal(12).tolist()
+    yaw = _clip(n[0] * 14.0 * s, -preset.yaw_max, preset.yaw_max)
+    pitch = _clip(n[1] * 8.0 * s, -preset.pitch_max, preset.pitch_max)
+    roll = _clip(n[2] * 6.0 * s, -preset.roll_max, preset.roll_max)
+    smile = _clip(u[0] * 1.6 - 0.5, 0, 1) if u[1] < 0.25 + 0.25 * min(s, 1.5) else 0.0
     mouth_open = float(u[2]) if u[3] < 0.12 * s else 0.0
     eyes_closed = bool(u[4] < 0.04 * s)
     brows_raised = float(u[5]) if u[6] < 0.15 * s else 0.0
@@ -89,8 +94,8 @@ def sample_nuisance(rng: np.random.Generator, difficulty: float, preset: Preset)
     light_dir = (float(np.sin(az) * np.cos(el)), float(np.sin(el)), float(np.cos(az) * np.cos(el)))
     warmth = float(n[7] * 0.08 * s)
     light_colour = (1.0 + warmth, 1.0, 1.0 - warmth)
-    light_intensity = float(np.clip(0.75 + n[8] * 0.12 * s, 0.35, 1.1))
-    ambient = float(np.clip(0.35 + (u[7] - 0.5) * 0.2 * s, 0.12, 0.6))
+    light_intensity = _clip(0.75 + n[8] * 0.12 * s, 0.35, 1.1)
+    ambient = _clip(0.35 + (u[7] - 0.5) * 0.2 * s, 0.12, 0.6)
     # landmark-detector noise: about a pixel and a degree or two
     jitter_scale = float(np.exp(n[9] * 0.02 * s))
     jitter_shift = (float(n[10] * 0.9 * s), float(n[11] * 0.9 * s))
