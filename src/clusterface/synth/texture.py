@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -285,6 +286,7 @@ def _lid_curves(ident: Identity, side: int, gaze_closed: bool) -> tuple[np.ndarr
     return np.stack([x, upper], 1), np.stack([x, lower], 1)
 
 
+_V = TypeVar("_V")
 _FACE_CACHE: dict[tuple[object, ...], np.ndarray] = {}
 _FACE_CACHE_SIZE = 96
 
@@ -311,14 +313,21 @@ def face_texture(
     key = (seed, ident.index, ident.genes.tobytes(), q_smile, q_open, eyes_closed, q_brows, q_gaze, mask_key)
     tex = _FACE_CACHE.get(key)
     if tex is None:
-        tex = _draw_face_texture(ident, seed, q_smile, q_open, eyes_closed, q_brows, q_gaze, mask_colour)
-        if len(_FACE_CACHE) >= _FACE_CACHE_SIZE:
-            _FACE_CACHE.pop(next(iter(_FACE_CACHE)))  # oldest first
-        _FACE_CACHE[key] = tex
+        tex = _compose(ident, seed, q_smile, q_open, eyes_closed, q_brows, q_gaze)
+        if mask_colour is not None:
+            _paint_mask(tex, ident, mask_colour)
+        _remember(_FACE_CACHE, _FACE_CACHE_SIZE, key, tex)
     return tex
 
 
-def _draw_face_texture(
+def _remember(cache: dict[tuple[object, ...], _V], size: int, key: tuple[object, ...], value: _V) -> None:
+    """Store ``value`` in a first-in first-out cache of at most ``size`` entries."""
+    if len(cache) >= size:
+        cache.pop(next(iter(cache)))  # oldest first
+    cache[key] = value
+
+
+def _compose(
     ident: Identity,
     seed: int,
     smile: float,
@@ -326,8 +335,8 @@ def _draw_face_texture(
     eyes_closed: bool,
     brows_raised: float,
     gaze: tuple[float, float],
-    mask_colour: np.ndarray | None,
 ) -> np.ndarray:
+    """The static texture with the expression's eye, brow and mouth bands pasted in."""
     static = static_texture(ident, seed)
     tex = static.copy()
     who = (seed, ident.index, ident.genes.tobytes())
@@ -346,8 +355,6 @@ def _draw_face_texture(
         _paint_eyes(tex, ident, eyes_closed, gaze)
         _paint_brows(tex, ident, brows_raised)
         _draw_mouth(tex, ident, smile, mouth_open)
-    if mask_colour is not None:
-        _paint_mask(tex, ident, mask_colour)
     return tex
 
 
@@ -368,9 +375,7 @@ def _band(static: np.ndarray, key: tuple[object, ...], paint: Callable[[np.ndarr
         changed = np.flatnonzero((tex != static).any(axis=(1, 2)))
         r0, r1 = (int(changed[0]), int(changed[-1]) + 1) if changed.size else (0, 0)
         band = (r0, tex[r0:r1].copy())
-        if len(_BANDS) >= _BANDS_SIZE:
-            _BANDS.pop(next(iter(_BANDS)))  # oldest first
-        _BANDS[key] = band
+        _remember(_BANDS, _BANDS_SIZE, key, band)
     return band
 
 
