@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
 import cv2
@@ -29,9 +30,13 @@ _ONE = 1 << _SHIFT
 _AA = cv2.LINE_AA
 
 
-def _pts(xy: np.ndarray) -> np.ndarray:
-    """Head-frame points (N, 2) -> fixed-point texel polyline for cv2 (shift=_SHIFT)."""
-    return np.rint((xy - _ORIGIN) * _TO_FIXED).astype(np.int32).reshape(-1, 1, 2)
+def _pts(xy: np.ndarray, row0: int = 0) -> np.ndarray:
+    """Head-frame points (N, 2) -> fixed-point texel polyline for cv2 (shift=_SHIFT), on a canvas
+    whose first row is texture row ``row0`` (an exact integer shift, so a shape rasterises the same)."""
+    p = np.rint((xy - _ORIGIN) * _TO_FIXED).astype(np.int32)
+    if row0:
+        p[:, 1] -= row0 * _ONE
+    return p.reshape(-1, 1, 2)
 
 
 # (x - TEX_X0) * TEX_PER_UNIT * _ONE and (TEX_Y1 - y) * TEX_PER_UNIT * _ONE in one expression (exact: _ONE is 2**k)
@@ -42,8 +47,8 @@ _T11 = np.linspace(0.0, 1.0, 11)
 _T15 = np.linspace(-1.0, 1.0, 15)
 
 
-def _c(x: float, y: float) -> tuple[int, int]:
-    return round((x - TEX_X0) * TEX_PER_UNIT * _ONE), round((TEX_Y1 - y) * TEX_PER_UNIT * _ONE)
+def _c(x: float, y: float, row0: int = 0) -> tuple[int, int]:
+    return round((x - TEX_X0) * TEX_PER_UNIT * _ONE), round((TEX_Y1 - y) * TEX_PER_UNIT * _ONE) - row0 * _ONE
 
 
 def _r(r: float) -> int:
@@ -342,9 +347,24 @@ def _compose(
     who = (seed, ident.index, ident.genes.tobytes())
     bands = sorted(
         [
-            _band(static, ("eyes", *who, eyes_closed, gaze), lambda t: _paint_eyes(t, ident, eyes_closed, gaze)),
-            _band(static, ("brows", *who, brows_raised), lambda t: _paint_brows(t, ident, brows_raised)),
-            _band(static, ("mouth", *who, smile, mouth_open), lambda t: _draw_mouth(t, ident, smile, mouth_open)),
+            _band(
+                static,
+                ("eyes", *who, eyes_closed, gaze),
+                lambda: _lids(ident, eyes_closed).window,
+                lambda t, row0: _paint_eyes(t, ident, eyes_closed, gaze, row0),
+            ),
+            _band(
+                static,
+                ("brows", *who, brows_raised),
+                lambda: _rows(np.vstack(_brow_polys(ident, brows_raised)), 4),
+                lambda t, row0: _paint_brows(t, ident, brows_raised, row0),
+            ),
+            _band(
+                static,
+                ("mouth", *who, smile, mouth_open),
+                lambda: _rows(_mouth_extent(ident, smile, mouth_open), 4),
+                lambda t, row0: _draw_mouth(t, ident, smile, mouth_open, row0),
+            ),
         ],
         key=lambda band: band[0],
     )
@@ -362,72 +382,113 @@ _BANDS: dict[tuple[object, ...], tuple[int, np.ndarray]] = {}
 _BANDS_SIZE = 256
 
 
-def _band(static: np.ndarray, key: tuple[object, ...], paint: Callable[[np.ndarray], None]) -> tuple[int, np.ndarray]:
+def _band(
+    static: np.ndarray,
+    key: tuple[object, ...],
+    window: Callable[[], tuple[int, int]],
+    paint: Callable[[np.ndarray, int], None],
+) -> tuple[int, np.ndarray]:
     """Rows of the static texture that ``paint`` changes, as (first row, rows); cached by ``key``.
 
     Eyes, brows and mouth usually change disjoint row bands and depend on different parts of
     the expression, so each is painted once per identity and expression part, and an image's
-    texture is the static texture with the bands pasted in (the same values as painting all)."""
+    texture is the static texture with the bands pasted in (the same values as painting all).
+    ``paint(canvas, row0)`` paints on a copy of the rows ``window()`` (first row ``row0``) of
+    the texture; if the paint reaches the window's edge, the whole texture is painted instead."""
     band = _BANDS.get(key)
     if band is None:
-        tex = static.copy()
-        paint(tex)
-        changed = np.flatnonzero((tex != static).any(axis=(1, 2)))
+        for w0, w1 in (window(), (0, TEX_H)):
+            canvas = static[w0:w1].copy()
+            paint(canvas, w0)
+            changed = np.flatnonzero((canvas != static[w0:w1]).any(axis=(1, 2)))
+            if not changed.size or ((changed[0] > 0 or w0 == 0) and (changed[-1] < len(canvas) - 1 or w1 == TEX_H)):
+                break
         r0, r1 = (int(changed[0]), int(changed[-1]) + 1) if changed.size else (0, 0)
-        band = (r0, tex[r0:r1].copy())
+        band = (w0 + r0, canvas[r0:r1].copy())
         _remember(_BANDS, _BANDS_SIZE, key, band)
     return band
 
 
-def _paint_eyes(tex: np.ndarray, ident: Identity, eyes_closed: bool, gaze: tuple[float, float]) -> None:
-    """Sclera, iris and pupil inside the lids (or closed lids), lash line, crease, lower lid."""
-    dark = ident.skin * 0.25
-    # eyes
-    eye_mask: np.ndarray = np.zeros((TEX_H, TEX_W), np.float32)
-    eyes = tex.copy()
-    lids = []
-    for side in (-1, 1):
-        upper, lower = _lid_curves(ident, side, eyes_closed)
-        lids.append((upper, lower))
-        if eyes_closed:
-            continue
-        cv2.fillPoly(eye_mask, [_pts(np.vstack([upper, lower[::-1]]))], 1.0, _AA, _SHIFT)
-        cx = side * ident.eye_x + gaze[0] * ident.eye_w * 0.45
-        cy = ident.eye_y + gaze[1] * ident.eye_h + 0.1 * ident.eye_tilt
-        sclera = np.array([0.92, 0.88, 0.85], np.float32) * (0.85 + 0.15 * ident.skin.mean())
-        cv2.ellipse(
-            eyes,
-            _c(side * ident.eye_x, ident.eye_y),
-            (_r(ident.eye_w * 1.2), _r(ident.eye_h * 1.5)),
-            0,
-            0,
-            360,
-            _col(sclera),
-            -1,
-            _AA,
-            _SHIFT,
+def _rows(xy: np.ndarray, margin: int) -> tuple[int, int]:
+    """Texture rows spanned by head-frame points ``xy`` (N, 2), widened by ``margin`` texels."""
+    rows = (TEX_Y1 - xy[:, 1]) * TEX_PER_UNIT
+    return max(int(rows.min()) - margin, 0), min(int(np.ceil(rows.max())) + margin + 1, TEX_H)
+
+
+@dataclass(frozen=True)
+class _Lids:
+    """An identity's eyelids for one eye state, as fixed-point texel polylines at texture row 0."""
+
+    openings: list[np.ndarray]  # per eye: upper lid, then lower lid backwards (the visible eyeball)
+    upper: list[np.ndarray]
+    crease: list[np.ndarray]
+    lower: list[np.ndarray]
+    lid_rows: tuple[int, int]  # fixed-point extremes of the lids' rows
+    window: tuple[int, int]  # texture rows that painting the eyes can change
+
+
+_LIDS: dict[tuple[object, ...], _Lids] = {}
+
+
+def _lids(ident: Identity, eyes_closed: bool) -> _Lids:
+    """The eyelid outlines of ``ident`` (cached: an identity's images share them across gazes)."""
+    key = (ident.index, ident.genes.tobytes(), eyes_closed)
+    lids = _LIDS.get(key)
+    if lids is None:
+        curves = [_lid_curves(ident, side, eyes_closed) for side in (-1, 1)]
+        fixed = np.concatenate([_pts(np.vstack(c))[:, 0, 1] for c in curves])
+        reach = max(0.035 + 0.025 * ident.eyelid, 1.5 * ident.eye_h)  # crease above, eyeball's full height
+        outline = np.vstack([np.vstack(c) for c in curves])
+        up = np.array([0.0, reach])
+        lids = _Lids(
+            openings=[_pts(np.vstack([up, low[::-1]])) for up, low in curves],
+            upper=[_pts(up) for up, _ in curves],
+            crease=[_pts((up + np.array([0.0, 0.035 + 0.025 * ident.eyelid]))[2:-1]) for up, _ in curves],
+            lower=[_pts(low) for _, low in curves],
+            lid_rows=(int(fixed.min()), int(fixed.max())),
+            window=_rows(np.vstack([outline, outline + up, outline - up]), 6),
         )
-        cv2.circle(eyes, _c(cx, cy), _r(ident.iris_r), _col(ident.iris * 0.6), -1, _AA, _SHIFT)
-        cv2.circle(eyes, _c(cx, cy), _r(ident.iris_r * 0.82), _col(ident.iris), -1, _AA, _SHIFT)
-        cv2.circle(eyes, _c(cx, cy), _r(ident.iris_r * 0.42), (0.03, 0.03, 0.03), -1, _AA, _SHIFT)
-        cv2.circle(eyes, _c(cx + 0.012, cy + 0.014), _r(0.009), (0.95, 0.95, 0.95), -1, _AA, _SHIFT)
+        _remember(_LIDS, 256, key, lids)
+    return lids
+
+
+def _paint_eyes(tex: np.ndarray, ident: Identity, eyes_closed: bool, gaze: tuple[float, float], row0: int = 0) -> None:
+    """Sclera, iris and pupil inside the lids (or closed lids), lash line, crease, lower lid."""
+    lids = _lids(ident, eyes_closed)
+    shift = np.array([0, row0 * _ONE], np.int32)
     if not eyes_closed:
+        eye_mask: np.ndarray = np.zeros(tex.shape[:2], np.float32)
+        eyes = tex.copy()
+        sclera = _col(np.array([0.92, 0.88, 0.85], np.float32) * (0.85 + 0.15 * ident.skin.mean()))
+        axes = (_r(ident.eye_w * 1.2), _r(ident.eye_h * 1.5))
+        cy = ident.eye_y + gaze[1] * ident.eye_h + 0.1 * ident.eye_tilt
+        for side, opening in zip((-1, 1), lids.openings, strict=True):
+            cv2.fillPoly(eye_mask, [opening - shift], 1.0, _AA, _SHIFT)
+            cx = side * ident.eye_x + gaze[0] * ident.eye_w * 0.45
+            cv2.ellipse(eyes, _c(side * ident.eye_x, ident.eye_y, row0), axes, 0, 0, 360, sclera, -1, _AA, _SHIFT)
+            centre = _c(cx, cy, row0)
+            cv2.circle(eyes, centre, _r(ident.iris_r), _col(ident.iris * 0.6), -1, _AA, _SHIFT)
+            cv2.circle(eyes, centre, _r(ident.iris_r * 0.82), _col(ident.iris), -1, _AA, _SHIFT)
+            cv2.circle(eyes, centre, _r(ident.iris_r * 0.42), (0.03, 0.03, 0.03), -1, _AA, _SHIFT)
+            cv2.circle(eyes, _c(cx + 0.012, cy + 0.014, row0), _r(0.009), (0.95, 0.95, 0.95), -1, _AA, _SHIFT)
         # the eye mask is zero outside the lids' rows: blend only that band (same result, less work)
-        rows = np.concatenate([_pts(np.vstack(lid))[:, 0, 1] for lid in lids]) / _ONE
-        r0, r1 = max(int(rows.min()) - 2, 0), min(int(np.ceil(rows.max())) + 3, TEX_H)
+        lo, hi = ((v - row0 * _ONE) / _ONE for v in lids.lid_rows)
+        r0, r1 = max(int(lo) - 2, 0), min(int(np.ceil(hi)) + 3, len(tex))
         _blend_mask(tex[r0:r1], np.zeros(3, np.float32), eye_mask[r0:r1])
         tex[r0:r1] += eyes[r0:r1] * eye_mask[r0:r1, :, None]
     lash = 2 if ident.sex < 0.5 else 1
-    for upper, lower in lids:
+    dark, crease_col, lower_col = _col(ident.skin * 0.25), _col(ident.skin * 0.72), _col(ident.skin * 0.6)
+    for upper, crease, lower in zip(lids.upper, lids.crease, lids.lower, strict=True):
         # upper-lid shadow, lash line, crease
-        cv2.polylines(tex, [_pts(upper)], False, _col(dark), lash + 1, _AA, _SHIFT)
-        crease = upper + np.array([0.0, 0.035 + 0.025 * ident.eyelid])
-        cv2.polylines(tex, [_pts(crease[2:-1])], False, _col(ident.skin * 0.72), 1, _AA, _SHIFT)
+        cv2.polylines(tex, [upper - shift], False, dark, lash + 1, _AA, _SHIFT)
+        cv2.polylines(tex, [crease - shift], False, crease_col, 1, _AA, _SHIFT)
         if not eyes_closed:
-            cv2.polylines(tex, [_pts(lower)], False, _col(ident.skin * 0.6), 1, _AA, _SHIFT)
+            cv2.polylines(tex, [lower - shift], False, lower_col, 1, _AA, _SHIFT)
 
 
-def _paint_brows(tex: np.ndarray, ident: Identity, brows_raised: float) -> None:
+def _brow_polys(ident: Identity, brows_raised: float) -> list[np.ndarray]:
+    """Outline of each eyebrow (head frame)."""
+    polys = []
     for side in (-1, 1):
         inner = side * (ident.eye_x - ident.eye_w * 1.05)
         outer = side * (ident.eye_x + ident.eye_w * ident.brow_len)
@@ -441,8 +502,13 @@ def _paint_brows(tex: np.ndarray, ident: Identity, brows_raised: float) -> None:
             + ident.brow_arch * np.sin(np.pi * t * 0.8)
         )
         th = ident.brow_thick * (1.0 - 0.6 * t**1.5)
-        poly = np.vstack([np.stack([x, y + th * 0.55], 1), np.stack([x, y - th * 0.45], 1)[::-1]])
-        cv2.fillPoly(tex, [_pts(poly)], _col(0.2 * ident.skin + 0.8 * ident.brow), _AA, _SHIFT)
+        polys.append(np.vstack([np.stack([x, y + th * 0.55], 1), np.stack([x, y - th * 0.45], 1)[::-1]]))
+    return polys
+
+
+def _paint_brows(tex: np.ndarray, ident: Identity, brows_raised: float, row0: int = 0) -> None:
+    for poly in _brow_polys(ident, brows_raised):
+        cv2.fillPoly(tex, [_pts(poly, row0)], _col(0.2 * ident.skin + 0.8 * ident.brow), _AA, _SHIFT)
 
 
 def _paint_mask(tex: np.ndarray, ident: Identity, mask_colour: np.ndarray) -> None:
@@ -475,46 +541,51 @@ def _paint_mask(tex: np.ndarray, ident: Identity, mask_colour: np.ndarray) -> No
         )
 
 
-def _draw_mouth(tex: np.ndarray, ident: Identity, smile: float, mouth_open: float) -> None:
+def _mouth_curves(ident: Identity, smile: float, mouth_open: float) -> dict[str, np.ndarray]:
+    """The mouth's curves over ``x`` (head frame): lip line ``mid``, outer ``top`` and ``bottom``,
+    inner lip edges, and the opening's ``gap`` and ``envelope`` (0-d and per point)."""
     mw = ident.mouth_w * (1.0 + 0.18 * smile)
     my = ident.mouth_y
     lift = ident.mouth_curve + 0.05 * smile
     t = _T15
-    x = mw * t
     mid = my + lift * t**2
     gap = 0.07 * mouth_open + 0.015 * smile * (mouth_open > 0)
     envelope = np.sqrt(np.clip(1 - t**2, 0, 1))
     bow = 1.0 - 0.25 * np.exp(-((t / 0.12) ** 2)) + 0.1 * np.exp(-(((np.abs(t) - 0.3) / 0.15) ** 2))
-    top = mid + gap * 0.5 * envelope + ident.lip_upper * envelope**0.7 * bow
-    upper_inner = mid + gap * 0.5 * envelope
-    lower_inner = mid - gap * 0.5 * envelope
-    bottom = mid - gap * 0.5 * envelope - ident.lip_lower * envelope**0.8 * (1 - 0.3 * smile)
+    return {
+        "x": mw * t,
+        "mid": mid,
+        "top": mid + gap * 0.5 * envelope + ident.lip_upper * envelope**0.7 * bow,
+        "upper_inner": mid + gap * 0.5 * envelope,
+        "lower_inner": mid - gap * 0.5 * envelope,
+        "bottom": mid - gap * 0.5 * envelope - ident.lip_lower * envelope**0.8 * (1 - 0.3 * smile),
+        "gap": np.asarray(gap),
+        "envelope": envelope,
+    }
+
+
+def _mouth_extent(ident: Identity, smile: float, mouth_open: float) -> np.ndarray:
+    m = _mouth_curves(ident, smile, mouth_open)
+    return np.vstack([np.stack([m["x"], m["top"]], 1), np.stack([m["x"], m["bottom"]], 1)])
+
+
+def _draw_mouth(tex: np.ndarray, ident: Identity, smile: float, mouth_open: float, row0: int = 0) -> None:
+    m = _mouth_curves(ident, smile, mouth_open)
+    x, mid, upper_inner, lower_inner, bottom = m["x"], m["mid"], m["upper_inner"], m["lower_inner"], m["bottom"]
+    gap, envelope = float(m["gap"]), m["envelope"]
     if gap > 0.004:
         inner = np.vstack([np.stack([x, upper_inner], 1), np.stack([x, lower_inner], 1)[::-1]])
-        cv2.fillPoly(tex, [_pts(inner)], (0.12, 0.04, 0.04), _AA, _SHIFT)
+        cv2.fillPoly(tex, [_pts(inner, row0)], (0.12, 0.04, 0.04), _AA, _SHIFT)
         teeth = np.vstack(
             [np.stack([x * 0.8, upper_inner], 1), np.stack([x * 0.8, upper_inner - 0.45 * gap * envelope], 1)[::-1]]
         )
-        cv2.fillPoly(tex, [_pts(teeth)], (0.85, 0.82, 0.75), _AA, _SHIFT)
+        cv2.fillPoly(tex, [_pts(teeth, row0)], (0.85, 0.82, 0.75), _AA, _SHIFT)
     lip = ident.lip
-    cv2.fillPoly(
-        tex,
-        [_pts(np.vstack([np.stack([x, top], 1), np.stack([x, upper_inner], 1)[::-1]]))],
-        _col(lip * 0.9),
-        _AA,
-        _SHIFT,
-    )
-    cv2.fillPoly(
-        tex, [_pts(np.vstack([np.stack([x, lower_inner], 1), np.stack([x, bottom], 1)[::-1]]))], _col(lip), _AA, _SHIFT
-    )
-    cv2.polylines(tex, [_pts(np.stack([x, mid], 1))], False, _col(lip * 0.45), 1, _AA, _SHIFT)
+    upper_lip = np.vstack([np.stack([x, m["top"]], 1), np.stack([x, upper_inner], 1)[::-1]])
+    cv2.fillPoly(tex, [_pts(upper_lip, row0)], _col(lip * 0.9), _AA, _SHIFT)
+    lower_lip = np.vstack([np.stack([x, lower_inner], 1), np.stack([x, bottom], 1)[::-1]])
+    cv2.fillPoly(tex, [_pts(lower_lip, row0)], _col(lip), _AA, _SHIFT)
+    cv2.polylines(tex, [_pts(np.stack([x, mid], 1), row0)], False, _col(lip * 0.45), 1, _AA, _SHIFT)
     # lower-lip highlight
-    cv2.polylines(
-        tex,
-        [_pts(np.stack([x[4:-4] * 0.8, (lower_inner + bottom)[4:-4] * 0.5], 1))],
-        False,
-        _col(np.minimum(lip * 1.15, 1)),
-        1,
-        _AA,
-        _SHIFT,
-    )
+    highlight = np.stack([x[4:-4] * 0.8, (lower_inner + bottom)[4:-4] * 0.5], 1)
+    cv2.polylines(tex, [_pts(highlight, row0)], False, _col(np.minimum(lip * 1.15, 1)), 1, _AA, _SHIFT)
