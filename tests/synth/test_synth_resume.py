@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 
 import pytest
@@ -79,3 +80,16 @@ def test_refuses_a_foreign_non_empty_directory(tmp_path):
     (tmp_path / "d" / "notes.txt").write_text("mine")
     with pytest.raises(FileExistsError):
         generate_dataset(tiny_config(tmp_path / "d"), progress=False)
+
+
+def test_failed_write_leaves_neither_file_nor_temporary(tmp_path, monkeypatch):
+    """A full disk mid-write: the error reaches the caller, and no partial image or temporary stays."""
+
+    def full_disk(fd: int, data: object) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(writer.os, "write", full_disk)
+    target = tmp_path / "0.jpg"
+    with pytest.raises(OSError, match="No space"):
+        writer._atomic_write_bytes(target, b"\xff\xd8" * 100)
+    assert list(tmp_path.iterdir()) == []

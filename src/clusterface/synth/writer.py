@@ -99,9 +99,19 @@ def params_hash(cfg: SynthConfig) -> str:
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tmp.open("wb") as f:
-        f.write(data)
+    """Write ``data`` to a temporary name beside ``path``, then rename it: ``path`` exists only complete.
+    (Plain ``os`` calls: a buffered file object costs a fifth of the time of writing a small JPEG.)"""
+    tmp = f"{path.parent}/.{path.name}.{os.getpid()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    except BaseException:
+        os.close(fd)
+        os.unlink(tmp)
+        raise
+    os.close(fd)
     os.replace(tmp, path)
 
 
@@ -124,13 +134,16 @@ def _render_chunk(args: tuple[SynthConfig, str, Sequence[ImageRecord]]) -> list[
     """Render and write one chunk of images (skipping complete files); return their metadata rows."""
     cfg, root, records = args
     rows = []
+    made: set[Path] = set()
     for rec in records:
         path = Path(root) / rec.relpath
         need_pixels = not path.exists()
         out: RenderedImage = render_record(cfg, rec, pixels=need_pixels)
         if need_pixels:
             assert out.jpeg is not None
-            path.parent.mkdir(parents=True, exist_ok=True)
+            if path.parent not in made:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                made.add(path.parent)
             _atomic_write_bytes(path, out.jpeg)
         rows.append(out.metadata(rec))
     return rows
