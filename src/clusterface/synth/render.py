@@ -278,6 +278,98 @@ def _layer(
     return [row, phase, int(back), albedo, region], [spec, 0.2, c[0], c[1], c[2], height, width, float(depth_test)]
 
 
+@dataclass(frozen=True)
+class _Scene:
+    """An identity's scene tables for :func:`raster.render_scene`, less what each image sets: the
+    frame-to-camera rotations of the ellipsoid table (head rows and body rows) and the hat's
+    brim and colour. Built once per identity and hat/no hat."""
+
+    defs: np.ndarray  # (n, 24), frame columns to be filled
+    head_rows: np.ndarray  # rows that turn with the head
+    body_rows: np.ndarray  # shoulders and neck: turn with 0.3 of the head's yaw and roll
+    layers_i: np.ndarray
+    layers_f: np.ndarray
+    hat_layer: int  # row of layers_f holding the hat, -1 without a hat
+    solids_i: np.ndarray
+    softness: np.ndarray
+    ident_row: np.ndarray
+
+
+_SCENES: dict[tuple[int, bytes, bool], _Scene] = {}
+
+
+def _scene(ident: Identity, model: HeadModel, hat: bool) -> _Scene:
+    key = (ident.index, ident.genes.tobytes(), hat)
+    scene = _SCENES.get(key)
+    if scene is None:
+        if len(_SCENES) > 512:
+            _SCENES.clear()
+        scene = _build_scene(ident, model, hat)
+        _SCENES[key] = scene
+    return scene
+
+
+def _build_scene(ident: Identity, model: HeadModel, hat: bool) -> _Scene:
+    style = ident.hair_style
+    cr = np.asarray(ident.cranium_r)
+    vol = ident.hair_volume * (2.2 if style == "curly" else 0.35 if style in ("buzz", "bald") else 1.0)
+    rows: list[np.ndarray] = []
+    head_rows: list[int] = []
+    body_rows: list[int] = []
+    layers: list[tuple[list[int], list[float]]] = []
+    shell = len(rows)
+    head_rows.append(len(rows))
+    rows.append(
+        _ellipsoid_row((0.0, ident.cranium_c[1] + 0.5 * vol, ident.cranium_c[2] - 0.3 * vol), cr * (1 + vol), _EYE)
+    )
+    # back layers: long-hair curtain, inside of the hair shell, shoulders and neck
+    if style == "long":
+        head_rows.append(len(rows))
+        rows.append(_ellipsoid_row((0.0, -0.55, -0.4), (cr[0] + vol + 0.08, 1.35, 0.72), _EYE))
+        layers.append(_layer(len(rows) - 1, 0, albedo=1, region=1, spec=0.1, height=ident.hair_length, width=0.08))
+    layers.append(_layer(shell, 0, back=True, albedo=2, region=2, spec=0.0))
+    for c, r, col in (
+        ((0.0, -2.75, -0.35), (2.1, 1.2, 0.95), ident.clothing),
+        ((0.0, -1.45, -0.25), (0.5, 0.8, 0.45), ident.skin * 0.9),
+    ):
+        body_rows.append(len(rows))
+        rows.append(_ellipsoid_row(c, r, _EYE))
+        layers.append(_layer(len(rows) - 1, 0, colour=np.asarray(col, np.float32)))
+    # front hair, depth-tested against the head; then a hat (brim and colour set per image)
+    layers.append(_layer(shell, 1, albedo=1, region=2, spec=0.12, depth_test=True))
+    hat_layer = -1
+    if hat:
+        head_rows.append(len(rows))
+        rows.append(
+            _ellipsoid_row((0.0, ident.cranium_c[1] + 0.05, ident.cranium_c[2] - 0.05), cr * (1 + vol + 0.1), _EYE)
+        )
+        hat_layer = len(layers)
+        layers.append(_layer(len(rows) - 1, 1, region=1, width=0.03))
+
+    # head: union of ellipsoids, nearest hit wins; the smooth group blends normals across seams
+    solid_rows, solid_codes, softness = model.solid_rows, model.solid_codes, model.solid_softness
+    if style == "bun":
+        solid_rows = np.vstack([solid_rows, _BUN_ROW])
+        solid_codes = np.vstack([solid_codes, [[_SOLID_KIND["bun"], 0]]])
+        softness = np.append(softness, 0.0)
+    first = len(rows)
+    head_solids = np.hstack([solid_rows, np.broadcast_to(_EYE.ravel(), (len(solid_rows), 9))])
+    ident_row = np.concatenate(
+        [ident.hair, ident.skin, [_STYLE_CODE[style], ident.hairline, np.sign(ident.hair_part + 1e-3), cr[2]]]
+    ).astype(np.float64)
+    return _Scene(
+        defs=np.vstack([np.stack(rows), head_solids]),
+        head_rows=np.array(head_rows + list(range(first, first + len(solid_rows))), np.intp),
+        body_rows=np.array(body_rows, np.intp),
+        layers_i=np.array([li for li, _ in layers], np.int64),
+        layers_f=np.array([lf for _, lf in layers], np.float64),
+        hat_layer=hat_layer,
+        solids_i=np.hstack([np.arange(first, first + len(solid_rows))[:, None], solid_codes]),
+        softness=softness,
+        ident_row=ident_row,
+    )
+
+
 def render_face(ident: Identity, nuis: Nuisance, seed: int) -> Rendered:
     """Render one aligned 112x112 face (before JPEG)."""
     model = _cached_head(ident)
@@ -300,72 +392,38 @@ def render_face(ident: Identity, nuis: Nuisance, seed: int) -> Rendered:
     occ_rng = np.random.default_rng([seed, 3, nuis.occluder_seed])
     img = background(seed, nuis.background_seed)
 
-    style = ident.hair_style
-    cr = np.asarray(ident.cranium_r)
-    vol = ident.hair_volume * (2.2 if style == "curly" else 0.35 if style in ("buzz", "bald") else 1.0)
-    rows: list[np.ndarray] = []
-    layers: list[tuple[list[int], list[float]]] = []
-    shell = len(rows)
-    rows.append(
-        _ellipsoid_row((0.0, ident.cranium_c[1] + 0.5 * vol, ident.cranium_c[2] - 0.3 * vol), cr * (1 + vol), rot)
-    )
-    # back layers: long-hair curtain, inside of the hair shell, shoulders and neck
-    if style == "long":
-        rows.append(_ellipsoid_row((0.0, -0.55, -0.4), (cr[0] + vol + 0.08, 1.35, 0.72), rot))
-        layers.append(_layer(len(rows) - 1, 0, albedo=1, region=1, spec=0.1, height=ident.hair_length, width=0.08))
-    layers.append(_layer(shell, 0, back=True, albedo=2, region=2, spec=0.0))
-    for c, r, col in (
-        ((0.0, -2.75, -0.35), (2.1, 1.2, 0.95), ident.clothing),
-        ((0.0, -1.45, -0.25), (0.5, 0.8, 0.45), ident.skin * 0.9),
-    ):
-        rows.append(_ellipsoid_row(c, r, body_rot))
-        layers.append(_layer(len(rows) - 1, 0, colour=np.asarray(col, np.float32)))
-    # front hair, depth-tested against the head; then a hat
-    layers.append(_layer(shell, 1, albedo=1, region=2, spec=0.12, depth_test=True))
-
+    scene = _scene(ident, model, nuis.occluder == "hat")
+    defs = scene.defs.copy()
+    defs[scene.head_rows, 15:] = rot.ravel()
+    defs[scene.body_rows, 15:] = body_rot.ravel()
+    layers_f = scene.layers_f
     mask_colour = None
     if nuis.occluder == "mask":
         mask_colour = np.array(
             [(0.62, 0.78, 0.9), (0.92, 0.92, 0.92), (0.12, 0.12, 0.14), (0.3, 0.5, 0.8)][int(occ_rng.integers(0, 4))],
             np.float32,
         )
-    if nuis.occluder == "hat":
-        rows.append(
-            _ellipsoid_row((0.0, ident.cranium_c[1] + 0.05, ident.cranium_c[2] - 0.05), cr * (1 + vol + 0.1), rot)
-        )
-        brim = float(occ_rng.uniform(0.45, 0.7))
-        hat_colour = occ_rng.uniform(0.05, 0.8, 3).astype(np.float32)
-        layers.append(_layer(len(rows) - 1, 1, region=1, colour=hat_colour, height=brim, width=0.03))
-
-    # head: union of ellipsoids, nearest hit wins; the smooth group blends normals across seams
-    solid_rows, solid_codes, softness = model.solid_rows, model.solid_codes, model.solid_softness
-    if style == "bun":
-        solid_rows = np.vstack([solid_rows, _BUN_ROW])
-        solid_codes = np.vstack([solid_codes, [[_SOLID_KIND["bun"], 0]]])
-        softness = np.append(softness, 0.0)
-    first = len(rows)
-    head_rows = np.hstack([solid_rows, np.broadcast_to(rot.ravel(), (len(solid_rows), 9))])
-    solids_i = np.hstack([np.arange(first, first + len(solid_rows))[:, None], solid_codes])
+    if scene.hat_layer >= 0:
+        layers_f = layers_f.copy()
+        layers_f[scene.hat_layer, 5] = float(occ_rng.uniform(0.45, 0.7))  # brim height
+        layers_f[scene.hat_layer, 2:5] = occ_rng.uniform(0.05, 0.8, 3).astype(np.float32)
 
     tex = face_texture(
         ident, seed, nuis.smile, nuis.mouth_open, nuis.eyes_closed, nuis.brows_raised, nuis.gaze, mask_colour
     )
-    ident_row = np.concatenate(
-        [ident.hair, ident.skin, [_STYLE_CODE[style], ident.hairline, np.sign(ident.hair_part + 1e-3), cr[2]]]
-    ).astype(np.float64)
     render_scene(
         img,
-        np.vstack([np.stack(rows), head_rows]),
+        defs,
         cam.params(),
         shading,
-        ident_row,
-        np.array([li for li, _ in layers], np.int64),
-        np.array([lf for _, lf in layers], np.float64),
-        solids_i,
-        softness,
+        scene.ident_row,
+        scene.layers_i,
+        layers_f,
+        scene.solids_i,
+        scene.softness,
         tex,
         _TEX_MAP,
-        _hair_texture(ident, style == "curly"),
+        _hair_texture(ident, ident.hair_style == "curly"),
     )
 
     if ident.glasses or nuis.occluder == "sunglasses":
