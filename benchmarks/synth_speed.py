@@ -93,15 +93,25 @@ def main() -> None:
     ap.add_argument("--demo-set", type=Path, help="also write the default demo dataset here (removed first)")
     ap.add_argument("--baseline-src", type=Path, help="another checkout's src/ to time alternately with this one")
     ap.add_argument("--rounds", type=int, default=3, help="alternating rounds with --baseline-src")
+    ap.add_argument("--images", type=int, default=600, help="images per round with --baseline-src")
     args = ap.parse_args()
     if args.baseline_src is not None:
         here = Path(__file__).resolve().parents[1] / "src"
         pairs = []
         for _ in range(args.rounds):
-            new = subprocess_ms_per_image(here, args.identities, args.images_median, 600)
-            old = subprocess_ms_per_image(args.baseline_src.resolve(), args.identities, args.images_median, 600)
+            new = subprocess_ms_per_image(here, args.identities, args.images_median, args.images)
+            old = subprocess_ms_per_image(args.baseline_src.resolve(), args.identities, args.images_median, args.images)
             pairs.append((round(new, 2), round(old, 2)))
-        print(json.dumps({"ms_per_image_this_vs_baseline": pairs, "speedup": [round(o / n, 2) for n, o in pairs]}))
+        ratios = sorted(o / n for n, o in pairs)
+        print(
+            json.dumps(
+                {
+                    "ms_per_image_this_vs_baseline": pairs,
+                    "speedup": [round(o / n, 2) for n, o in pairs],
+                    "median_speedup": round(ratios[len(ratios) // 2], 2),
+                }
+            )
+        )
     rows: dict[str, object] = {
         "render_ms_per_image": round(render_ms_per_image(args.identities, args.images_median, 1500), 2)
     }
