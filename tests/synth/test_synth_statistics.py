@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pydantic
 import pytest
 
 from clusterface.config.schema import SynthConfig
@@ -60,3 +61,10 @@ def test_per_class_concentration_varies():
     assert phis_a.std() / phis_a.mean() > 0.12
     # the spread follows the identities' own nuisance spread
     assert np.corrcoef(phis_a, difficulty)[0, 1] > 0.3
+
+
+def test_image_counts_out_of_order_are_refused():
+    with pytest.raises(pydantic.ValidationError, match="images_min <= images_median <= images_max"):
+        SynthConfig(images_min=5, images_median=3)
+    with pytest.raises(pydantic.ValidationError, match="images_min <= images_median <= images_max"):
+        SynthConfig(images_median=30, images_max=20)

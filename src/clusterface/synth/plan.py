@@ -52,7 +52,7 @@ def folder_name(identity: int) -> str:
 def image_counts(cfg: SynthConfig) -> np.ndarray:
     """Long-tailed images per identity: log-normal around ``images_median``, clipped to [min, max]."""
     rng = np.random.default_rng([cfg.seed, 6])
-    lo, hi = cfg.images_min, max(cfg.images_min, cfg.images_max)
+    lo, hi = cfg.images_min, cfg.images_max  # the config guarantees min <= median <= max
     raw = cfg.images_median * np.exp(cfg.images_spread * rng.standard_normal(cfg.identities))
     return np.clip(np.round(raw), lo, hi).astype(np.int64)
 
