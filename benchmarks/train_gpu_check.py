@@ -46,9 +46,19 @@ def bf16_matmul_flops(n: int = 8192, reps: int = 10) -> float:
 
 
 def demo_cfg(*extra: str):
-    return load_config("configs/demo.yaml", ["data.workers=2", "train.batch_size=128", "train.epochs=2",
-                                             "train.eval_every_epochs=0", "train.log_every_steps=8",
-                                             "objective.warmup_epochs=0.5", "train.device=cuda", *extra])
+    return load_config(
+        "configs/demo.yaml",
+        [
+            "data.workers=2",
+            "train.batch_size=128",
+            "train.epochs=2",
+            "train.eval_every_epochs=0",
+            "train.log_every_steps=8",
+            "objective.warmup_epochs=0.5",
+            "train.device=cuda",
+            *extra,
+        ],
+    )
 
 
 def main() -> None:
@@ -62,10 +72,16 @@ def main() -> None:
         r = train(demo_cfg(f"train.amp={amp}"), data, out_dir=tmp / amp, progress=False)
         model, _ = load_backbone(r.last_checkpoint)
         finite = all(math.isfinite(v) for v in r.losses)
-        out[f"amp_{amp}"] = {"steps": r.global_step, "all_finite": finite, "nonfinite_steps": r.nonfinite_steps,
-                             "first_loss": r.losses[0], "last_loss": r.losses[-1],
-                             "images_per_s": r.images_per_s, "data_wait_fraction": r.data_wait_fraction,
-                             "checkpoint_rebuilds": bool(torch.isfinite(model(torch.zeros(2, 3, 112, 112))).all())}
+        out[f"amp_{amp}"] = {
+            "steps": r.global_step,
+            "all_finite": finite,
+            "nonfinite_steps": r.nonfinite_steps,
+            "first_loss": r.losses[0],
+            "last_loss": r.losses[-1],
+            "images_per_s": r.images_per_s,
+            "data_wait_fraction": r.data_wait_fraction,
+            "checkpoint_rebuilds": bool(torch.isfinite(model(torch.zeros(2, 3, 112, 112))).all()),
+        }
         print(amp, out[f"amp_{amp}"], flush=True)
     full = train(demo_cfg("train.amp=bf16"), data, out_dir=tmp / "full", progress=False)
     first = train(demo_cfg("train.amp=bf16", "train.max_steps=10"), data, out_dir=tmp / "split", progress=False)
@@ -76,9 +92,18 @@ def main() -> None:
     peak = bf16_matmul_flops()
     out["bf16_matmul_tflops"] = peak / 1e12
     for backbone, batch in (("cfnet_s", 512), ("iresnet50", 256)):
-        cfg = load_config("configs/arcface.yaml", [f"model.backbone={backbone}", "model.channels_last=true",
-                                                   f"train.batch_size={batch}", "data.workers=0", "train.amp=bf16",
-                                                   "train.device=cuda", "train.hflip=false"])
+        cfg = load_config(
+            "configs/arcface.yaml",
+            [
+                f"model.backbone={backbone}",
+                "model.channels_last=true",
+                f"train.batch_size={batch}",
+                "data.workers=0",
+                "train.amp=bf16",
+                "train.device=cuda",
+                "train.hflip=false",
+            ],
+        )
         d = RandomFaces(batch, 1000)
         trainer = Trainer(cfg, d, out_dir=None, progress=False)
         labels = torch.as_tensor(d.labels)
@@ -95,8 +120,12 @@ def main() -> None:
             trainer.step_fn(images, labels, step=i)
         torch.cuda.synchronize()
         dt = (time.perf_counter() - t) / steps
-        out[f"speed_{backbone}"] = {"batch": batch, "images_per_s": batch / dt, "achieved_tflops": flops / dt / 1e12,
-                                    "fraction_of_bf16_matmul": flops / dt / peak}
+        out[f"speed_{backbone}"] = {
+            "batch": batch,
+            "images_per_s": batch / dt,
+            "achieved_tflops": flops / dt / 1e12,
+            "fraction_of_bf16_matmul": flops / dt / peak,
+        }
         print(backbone, out[f"speed_{backbone}"], flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=1))

@@ -63,8 +63,16 @@ class FixedFaces(Dataset):
 
 
 def model_flops_fraction(backbone: str, channels_last: bool, batch: int, steps: int, classes: int = 1000) -> dict:
-    cfg = load_config("configs/arcface.yaml", [f"model.backbone={backbone}", f"model.channels_last={channels_last}",
-                                               f"train.batch_size={batch}", "data.workers=0", "train.hflip=false"])
+    cfg = load_config(
+        "configs/arcface.yaml",
+        [
+            f"model.backbone={backbone}",
+            f"model.channels_last={channels_last}",
+            f"train.batch_size={batch}",
+            "data.workers=0",
+            "train.hflip=false",
+        ],
+    )
     data = FixedFaces(batch, classes)
     trainer = Trainer(cfg, data, out_dir=None, progress=False)
     images = data.images
@@ -83,10 +91,17 @@ def model_flops_fraction(backbone: str, channels_last: bool, batch: int, steps: 
         step_times.append(wall)
         peaks.append(peak_wall)
     best = max(range(steps), key=lambda k: wall_fractions[k])
-    return {"backbone": backbone, "channels_last": channels_last, "batch": batch,
-            "train_gflop_per_img": flops / batch / 1e9, "step_s": step_times[best],
-            "achieved_gflops": flops / step_times[best] / 1e9, "matmul_gflops": peaks[best] / 1e9,
-            "fraction_of_matmul": wall_fractions[best], "fraction_of_matmul_cpu_time": max(cpu_fractions)}
+    return {
+        "backbone": backbone,
+        "channels_last": channels_last,
+        "batch": batch,
+        "train_gflop_per_img": flops / batch / 1e9,
+        "step_s": step_times[best],
+        "achieved_gflops": flops / step_times[best] / 1e9,
+        "matmul_gflops": peaks[best] / 1e9,
+        "fraction_of_matmul": wall_fractions[best],
+        "fraction_of_matmul_cpu_time": max(cpu_fractions),
+    }
 
 
 def demo_throughput(cfg: Config, steps: int, skip: int) -> dict:
@@ -100,15 +115,22 @@ def demo_throughput(cfg: Config, steps: int, skip: int) -> dict:
     wait = sum(w for w, _ in timed)
     total = sum(t for _, t in timed)
     median = sorted(t for _, t in timed)[len(timed) // 2]
-    return {"images_per_s": cfg.train.batch_size / median, "data_wait_fraction": wait / total,
-            "steps_timed": len(timed), "batch": cfg.train.batch_size}
+    return {
+        "images_per_s": cfg.train.batch_size / median,
+        "data_wait_fraction": wait / total,
+        "steps_timed": len(timed),
+        "batch": cfg.train.batch_size,
+    }
 
 
 def best_of(runs: list[dict]) -> dict:
     """Highest images/s over rounds (least disturbed by other load); data wait summed over all rounds."""
     best = max(runs, key=lambda r: r["images_per_s"])
-    return {**best, "data_wait_fraction_all_rounds": sum(r["data_wait_fraction"] for r in runs) / len(runs),
-            "images_per_s_rounds": [r["images_per_s"] for r in runs]}
+    return {
+        **best,
+        "data_wait_fraction_all_rounds": sum(r["data_wait_fraction"] for r in runs) / len(runs),
+        "images_per_s_rounds": [r["images_per_s"] for r in runs],
+    }
 
 
 def main() -> None:
@@ -128,28 +150,42 @@ def main() -> None:
     out: dict = {"torch_threads": torch.get_num_threads()}
     if not args.skip_demo:
         full_cfg = load_config(args.config, args.overrides)
-        arc_cfg = load_config(args.config, [*args.overrides, "margin.kind=arcface", "objective.use_scc=false",
-                                            "objective.use_align=false", "objective.use_momentum_encoder=false"])
+        arc_cfg = load_config(
+            args.config,
+            [
+                *args.overrides,
+                "margin.kind=arcface",
+                "objective.use_scc=false",
+                "objective.use_align=false",
+                "objective.use_momentum_encoder=false",
+            ],
+        )
         full_runs, arc_runs = [], []
         for _ in range(args.rounds):  # interleaved, so slow drifts in other load hit both alike
             full_runs.append(demo_throughput(full_cfg, args.steps, args.skip))
             arc_runs.append(demo_throughput(arc_cfg, args.steps, args.skip))
         full, arc = best_of(full_runs), best_of(arc_runs)
         out["demo"] = {"full": full, "arcface": arc, "full_over_arcface": full["images_per_s"] / arc["images_per_s"]}
-        print(f"demo ({args.config}, batch {full['batch']}, {full['steps_timed']} timed steps): "
-              f"full {full['images_per_s']:.1f} img/s (data wait {100 * full['data_wait_fraction']:.2f}%), "
-              f"ArcFace {arc['images_per_s']:.1f} img/s (data wait {100 * arc['data_wait_fraction']:.2f}%), "
-              f"full/ArcFace = {out['demo']['full_over_arcface']:.3f}", flush=True)
+        print(
+            f"demo ({args.config}, batch {full['batch']}, {full['steps_timed']} timed steps): "
+            f"full {full['images_per_s']:.1f} img/s (data wait {100 * full['data_wait_fraction']:.2f}%), "
+            f"ArcFace {arc['images_per_s']:.1f} img/s (data wait {100 * arc['data_wait_fraction']:.2f}%), "
+            f"full/ArcFace = {out['demo']['full_over_arcface']:.3f}",
+            flush=True,
+        )
     if not args.skip_flops:
         out["flops"] = []
         for name in args.backbones.split(","):
             for channels_last in (False, True):
                 r = model_flops_fraction(name, channels_last, args.flops_batch, args.flops_steps)
                 out["flops"].append(r)
-                print(f"{name} {'channels_last' if channels_last else 'NCHW'} batch {r['batch']}: "
-                      f"{r['train_gflop_per_img']:.2f} GFLOP/img/step, {r['achieved_gflops']:.1f} GFLOP/s = "
-                      f"{100 * r['fraction_of_matmul']:.0f}% of matmul ({r['matmul_gflops']:.1f} GFLOP/s); per CPU "
-                      f"second {100 * r['fraction_of_matmul_cpu_time']:.0f}%", flush=True)
+                print(
+                    f"{name} {'channels_last' if channels_last else 'NCHW'} batch {r['batch']}: "
+                    f"{r['train_gflop_per_img']:.2f} GFLOP/img/step, {r['achieved_gflops']:.1f} GFLOP/s = "
+                    f"{100 * r['fraction_of_matmul']:.0f}% of matmul ({r['matmul_gflops']:.1f} GFLOP/s); per CPU "
+                    f"second {100 * r['fraction_of_matmul_cpu_time']:.0f}%",
+                    flush=True,
+                )
     if args.json:
         with open(args.json, "w") as f:
             json.dump(out, f, indent=1)

@@ -25,12 +25,25 @@ def _image_folder(root, identities=4, per_identity=4):
 def test_train_command_writes_run_directory(tmp_path):
     _image_folder(tmp_path / "faces")
     out = tmp_path / "run"
-    code = main([
-        "train", "--config", "configs/full.yaml", "--out", str(out), "--no-progress",
-        "data.source=folder", f"data.path={tmp_path / 'faces'}", "data.workers=1",
-        f"model.backbone={TINY_BACKBONE}", "model.embedding_dim=16",
-        "train.batch_size=4", "train.epochs=2", "train.eval_every_epochs=0", "objective.warmup_epochs=0.5",
-    ])
+    code = main(
+        [
+            "train",
+            "--config",
+            "configs/full.yaml",
+            "--out",
+            str(out),
+            "--no-progress",
+            "data.source=folder",
+            f"data.path={tmp_path / 'faces'}",
+            "data.workers=1",
+            f"model.backbone={TINY_BACKBONE}",
+            "model.embedding_dim=16",
+            "train.batch_size=4",
+            "train.epochs=2",
+            "train.eval_every_epochs=0",
+            "objective.warmup_epochs=0.5",
+        ]
+    )
     assert code == 0
     assert (out / "config.yaml").is_file()
     assert (out / "checkpoints" / "last.pt").is_file()
@@ -48,9 +61,19 @@ def test_train_command_rejects_bad_override(tmp_path):
 
 def test_train_command_refuses_to_resume_an_incompatible_run(tmp_path, capsys):
     _image_folder(tmp_path / "faces")
-    common = ["train", "--out", str(tmp_path / "run"), "--no-progress", "data.source=folder",
-              f"data.path={tmp_path / 'faces'}", "data.workers=0", f"model.backbone={TINY_BACKBONE}",
-              "model.embedding_dim=16", "train.epochs=1", "train.eval_every_epochs=0"]
+    common = [
+        "train",
+        "--out",
+        str(tmp_path / "run"),
+        "--no-progress",
+        "data.source=folder",
+        f"data.path={tmp_path / 'faces'}",
+        "data.workers=0",
+        f"model.backbone={TINY_BACKBONE}",
+        "model.embedding_dim=16",
+        "train.epochs=1",
+        "train.eval_every_epochs=0",
+    ]
     assert main([*common, "train.batch_size=4"]) == 0
     assert main([*common, "train.batch_size=8"]) == 2
     assert "cannot resume" in capsys.readouterr().err

@@ -10,8 +10,7 @@ from clusterface.training import load_backbone, load_checkpoint, train
 
 
 def _run(cfg, data, out, resume=None):
-    return train(cfg, data, out_dir=out, progress=False, resume=resume,
-                 objective_factory=make_objective)
+    return train(cfg, data, out_dir=out, progress=False, resume=resume, objective_factory=make_objective)
 
 
 @pytest.mark.parametrize("stop_at", [3, 8])  # mid-epoch (8 steps/epoch) and at an epoch boundary

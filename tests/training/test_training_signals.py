@@ -33,8 +33,9 @@ def _launch(out: Path) -> subprocess.Popen:
                        "train.eval_every_epochs=0", "data.workers=0", "objective.use_momentum_encoder=false"]))
     """)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen([sys.executable, "-u", "-c", script], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, env=env)
+    return subprocess.Popen(
+        [sys.executable, "-u", "-c", script], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
 
 
 @pytest.mark.parametrize(

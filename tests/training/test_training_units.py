@@ -73,8 +73,9 @@ def test_memory_update_schedule_follows_the_objective(use_momentum, every, expec
 
     from clusterface.training import Trainer
 
-    cfg = tiny_config(None, f"objective.use_momentum_encoder={str(use_momentum).lower()}",
-                      f"objective.momentum_every_steps={every}")
+    cfg = tiny_config(
+        None, f"objective.use_momentum_encoder={str(use_momentum).lower()}", f"objective.momentum_every_steps={every}"
+    )
     trainer = Trainer(cfg, RandomFaces(n=16), out_dir=None, progress=False)
     calls = []
     original = trainer.objective.update_memory

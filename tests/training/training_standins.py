@@ -93,8 +93,11 @@ class StandInObjective(nn.Module):
         self.counts.zero_()
 
     def stats(self) -> dict[str, float]:
-        return {"margin_mean": float(self.margins.mean()), "margin_min": float(self.margins.min()),
-                "margin_max": float(self.margins.max())}
+        return {
+            "margin_mean": float(self.margins.mean()),
+            "margin_min": float(self.margins.min()),
+            "margin_max": float(self.margins.max()),
+        }
 
 
 def has_real_objective() -> bool:
@@ -123,11 +126,21 @@ def install_standin_objective() -> None:
 def tiny_config(out_dir: Path | None = None, *overrides: str) -> Config:
     """A config that trains TinyNet on RandomFaces in a few milliseconds per step."""
     base = [
-        f"model.backbone={TINY_BACKBONE}", "model.embedding_dim=16", "model.channels_last=false",
-        "train.batch_size=8", "train.epochs=2", "train.lr=0.05", "train.lr_warmup_epochs=0.5",
-        "train.log_every_steps=1", "train.eval_every_epochs=0", "train.device=cpu", "train.grad_clip=5.0",
+        f"model.backbone={TINY_BACKBONE}",
+        "model.embedding_dim=16",
+        "model.channels_last=false",
+        "train.batch_size=8",
+        "train.epochs=2",
+        "train.lr=0.05",
+        "train.lr_warmup_epochs=0.5",
+        "train.log_every_steps=1",
+        "train.eval_every_epochs=0",
+        "train.device=cpu",
+        "train.grad_clip=5.0",
         "data.workers=0",
-        "objective.use_momentum_encoder=false", "objective.warmup_epochs=0.5", "margin.scale=16",
+        "objective.use_momentum_encoder=false",
+        "objective.warmup_epochs=0.5",
+        "margin.scale=16",
     ]
     if out_dir is not None:
         base.append(f"train.out_dir={out_dir}")
@@ -144,8 +157,9 @@ def ddp_worker(rank: int, world_size: int, port: int, out_dir: str, overrides: l
     """torch.multiprocessing.spawn target: one gloo rank training on RandomFaces; rank 0 saves its losses."""
     import os
 
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
-                      WORLD_SIZE=str(world_size), LOCAL_RANK=str(rank))
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world_size), LOCAL_RANK=str(rank)
+    )
     torch.set_num_threads(1)
     from clusterface.training import init_distributed, shutdown_distributed, train
 

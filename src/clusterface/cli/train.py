@@ -58,13 +58,19 @@ def train_command(
             from clusterface.evaluation import evaluate_bin
 
             def evaluate_fn(model):  # type: ignore[no-untyped-def]
-                results = evaluate_bin(model, bin_path, batch_size=cfg.eval.batch_size, flip=cfg.eval.flip,
-                                       progress=False)
+                results = evaluate_bin(
+                    model, bin_path, batch_size=cfg.eval.batch_size, flip=cfg.eval.flip, progress=False
+                )
                 return {k: v for k, v in results.items() if isinstance(v, int | float)}
 
         try:
-            result = train(cfg, train_set, evaluate_fn=evaluate_fn, progress=progress and ctx.is_main,
-                           resume=None if resume == "never" else resume)
+            result = train(
+                cfg,
+                train_set,
+                evaluate_fn=evaluate_fn,
+                progress=progress and ctx.is_main,
+                resume=None if resume == "never" else resume,
+            )
         except NonFiniteLossError as err:
             typer.echo(f"error: {err}", err=True)
             return EXIT_NONFINITE

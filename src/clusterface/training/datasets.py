@@ -49,24 +49,30 @@ def _synth_on_disk(cfg: Config) -> Dataset:
     from clusterface.synth import generate_dataset
 
     paths = generate_dataset(cfg.synth, progress=True)
-    return ImageFolderDataset(paths.train_dir, bad_file_policy=cfg.data.bad_file_policy,
-                              max_bad_fraction=cfg.data.max_bad_fraction)
+    return ImageFolderDataset(
+        paths.train_dir, bad_file_policy=cfg.data.bad_file_policy, max_bad_fraction=cfg.data.max_bad_fraction
+    )
 
 
 @register_train_source("folder")
 def _image_folder(cfg: Config) -> Dataset:
     from clusterface.data import ImageFolderDataset
 
-    return ImageFolderDataset(_require_path(cfg), label_map=cfg.data.label_map,
-                              bad_file_policy=cfg.data.bad_file_policy, max_bad_fraction=cfg.data.max_bad_fraction)
+    return ImageFolderDataset(
+        _require_path(cfg),
+        label_map=cfg.data.label_map,
+        bad_file_policy=cfg.data.bad_file_policy,
+        max_bad_fraction=cfg.data.max_bad_fraction,
+    )
 
 
 @register_train_source("recordio")
 def _recordio(cfg: Config) -> Dataset:
     from clusterface.data import RecordIODataset
 
-    return RecordIODataset(_require_path(cfg), bad_file_policy=cfg.data.bad_file_policy,
-                           max_bad_fraction=cfg.data.max_bad_fraction)
+    return RecordIODataset(
+        _require_path(cfg), bad_file_policy=cfg.data.bad_file_policy, max_bad_fraction=cfg.data.max_bad_fraction
+    )
 
 
 def verification_bin_path(cfg: Config) -> Path | None:

@@ -26,8 +26,17 @@ class TrainLogger:
 
     SHOWN = ("loss", "cls", "scc", "align", "lr", "img_per_s", "data_wait")
 
-    def __init__(self, out_dir: Path | None, total_steps: int, *, start_step: int = 0, enabled: bool = True,
-                 progress: bool = True, log_every: int = 20, stream: TextIO | None = None):
+    def __init__(
+        self,
+        out_dir: Path | None,
+        total_steps: int,
+        *,
+        start_step: int = 0,
+        enabled: bool = True,
+        progress: bool = True,
+        log_every: int = 20,
+        stream: TextIO | None = None,
+    ):
         self.enabled, self.log_every = enabled, log_every
         self.stream = stream or sys.stdout
         self.out_dir = out_dir
@@ -44,8 +53,7 @@ class TrainLogger:
 
             self._writer = SummaryWriter(log_dir=str(out_dir / "tb"))
         if progress and not self._plain:
-            self._bar = tqdm(total=total_steps, initial=start_step, desc="train", dynamic_ncols=True,
-                             file=self.stream)
+            self._bar = tqdm(total=total_steps, initial=start_step, desc="train", dynamic_ncols=True, file=self.stream)
 
     def step(self, step: int, scalars: dict[str, float], epoch: float) -> None:
         """Record the scalars of finished global step ``step`` (1-based)."""

@@ -38,15 +38,17 @@ def capture_rng_state() -> dict[str, Any]:
 
 def restore_rng_state(state: dict[str, Any]) -> None:
     """Inverse of ``capture_rng_state``."""
-    random.setstate((state["python_version"], tuple(int(v) for v in state["python_state"].cpu().tolist()),
-                     state["python_gauss"]))
-    np.random.set_state((  # noqa: NPY002
+    random.setstate(
+        (state["python_version"], tuple(int(v) for v in state["python_state"].cpu().tolist()), state["python_gauss"])
+    )
+    numpy_state = (
         state["numpy_name"],
         state["numpy_keys"].cpu().numpy().astype(np.uint32),
         state["numpy_pos"],
         state["numpy_has_gauss"],
         state["numpy_gauss"],
-    ))
+    )
+    np.random.set_state(numpy_state)  # noqa: NPY002
     torch.set_rng_state(state["torch"].cpu())
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])

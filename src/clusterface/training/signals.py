@@ -33,8 +33,9 @@ class GracefulInterrupt:
                 self._old[s] = signal.signal(s, self._handle)
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         for s, handler in self._old.items():
             signal.signal(s, handler)  # type: ignore[arg-type]
         self._old.clear()

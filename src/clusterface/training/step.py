@@ -26,8 +26,9 @@ class StepOutput:
     embedding_norm: float
 
 
-def prepare_images(images: torch.Tensor, flip: torch.Tensor | None, device: torch.device,
-                   channels_last: bool) -> torch.Tensor:
+def prepare_images(
+    images: torch.Tensor, flip: torch.Tensor | None, device: torch.device, channels_last: bool
+) -> torch.Tensor:
     """uint8 (b,3,H,W) -> normalised float on ``device``, horizontally flipped where ``flip`` (b,) is True."""
     x = normalize_images(images.to(device, non_blocking=True))
     if flip is not None and bool(flip.any()):
@@ -48,10 +49,20 @@ class TrainStep:
     the result equals a single process on that batch (up to float summation order).
     """
 
-    def __init__(self, *, model: nn.Module, raw_model: nn.Module, objective: nn.Module,
-                 momentum_encoder: Any | None, optimizer: torch.optim.Optimizer,
-                 scheduler: torch.optim.lr_scheduler.LRScheduler, ctx: DistContext, amp: str = "off",
-                 grad_clip: float | None = None, channels_last: bool = False):
+    def __init__(
+        self,
+        *,
+        model: nn.Module,
+        raw_model: nn.Module,
+        objective: nn.Module,
+        momentum_encoder: Any | None,
+        optimizer: torch.optim.Optimizer,
+        scheduler: torch.optim.lr_scheduler.LRScheduler,
+        ctx: DistContext,
+        amp: str = "off",
+        grad_clip: float | None = None,
+        channels_last: bool = False,
+    ):
         self.model, self.raw_model, self.objective = model, raw_model, objective
         self.momentum_encoder = momentum_encoder
         self.optimizer, self.scheduler, self.ctx = optimizer, scheduler, ctx
@@ -63,8 +74,9 @@ class TrainStep:
         self.params = [p for m in (raw_model, objective) for p in m.parameters() if p.requires_grad]
 
     def _autocast(self) -> Any:
-        return torch.autocast(self.ctx.device.type, dtype=self.amp_dtype or torch.float32,
-                              enabled=self.amp_dtype is not None)
+        return torch.autocast(
+            self.ctx.device.type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None
+        )
 
     def _sync_objective_grads(self) -> None:
         if not self.ctx.distributed:
@@ -85,8 +97,9 @@ class TrainStep:
         wants = getattr(self.objective, "wants_momentum", None)
         return bool(wants(step)) if callable(wants) else True
 
-    def __call__(self, images: torch.Tensor, labels: torch.Tensor, flip: torch.Tensor | None = None,
-                 step: int = 0) -> StepOutput:
+    def __call__(
+        self, images: torch.Tensor, labels: torch.Tensor, flip: torch.Tensor | None = None, step: int = 0
+    ) -> StepOutput:
         """Run optimiser step ``step`` (0-based global index) on this rank's batch (uint8 images, labels)."""
         ctx = self.ctx
         x = prepare_images(images, flip, ctx.device, self.channels_last)

@@ -80,9 +80,17 @@ def flip_mask(seed: int, global_step: int, global_batch: int, ctx: DistContext) 
 class Trainer:
     """Builds the parts of a run from ``cfg`` (or takes them), runs epochs, saves and resumes state."""
 
-    def __init__(self, cfg: Config, train_set: Dataset, *, evaluate_fn: EvaluateFn | None = None,
-                 out_dir: str | Path | None = None, progress: bool = True,
-                 model: nn.Module | None = None, objective_factory: ObjectiveFactory | None = None):
+    def __init__(
+        self,
+        cfg: Config,
+        train_set: Dataset,
+        *,
+        evaluate_fn: EvaluateFn | None = None,
+        out_dir: str | Path | None = None,
+        progress: bool = True,
+        model: nn.Module | None = None,
+        objective_factory: ObjectiveFactory | None = None,
+    ):
         self.cfg, self.train_set, self.evaluate_fn = cfg, train_set, evaluate_fn
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.ctx = ctx = current_context(cfg.train.device)
@@ -91,8 +99,9 @@ class Trainer:
         if model is None:
             from clusterface.models import create_backbone
 
-            model = create_backbone(cfg.model.backbone, embedding_dim=cfg.model.embedding_dim,
-                                    dropout=cfg.model.dropout)
+            model = create_backbone(
+                cfg.model.backbone, embedding_dim=cfg.model.embedding_dim, dropout=cfg.model.dropout
+            )
         memory_format = torch.channels_last if cfg.model.channels_last else torch.contiguous_format
         self.model = model.to(ctx.device, memory_format=memory_format)  # type: ignore[call-overload]
         if objective_factory is None:
@@ -111,29 +120,50 @@ class Trainer:
             # Buffers (BN running stats) follow rank 0 at every forward (DDP's default), so the
             # replicas and their momentum encoders stay identical.
             self.ddp_model = DistributedDataParallel(self.model, device_ids=ids)
-        self.sampler = ResumableDistributedBatchSampler(len(train_set), tc.batch_size, rank=ctx.rank,  # type: ignore[arg-type]
-                                                        world_size=ctx.world_size, seed=tc.seed)
+        self.sampler = ResumableDistributedBatchSampler(
+            len(train_set),  # type: ignore[arg-type]
+            tc.batch_size,
+            rank=ctx.rank,
+            world_size=ctx.world_size,
+            seed=tc.seed,
+        )
         workers = cfg.data.workers
         self.loader_generator = torch.Generator()
-        self.loader = DataLoader(train_set, batch_sampler=self.sampler, num_workers=workers,
-                                 persistent_workers=workers > 0, pin_memory=ctx.device.type == "cuda",
-                                 prefetch_factor=4 if workers > 0 else None, generator=self.loader_generator)
+        self.loader = DataLoader(
+            train_set,
+            batch_sampler=self.sampler,
+            num_workers=workers,
+            persistent_workers=workers > 0,
+            pin_memory=ctx.device.type == "cuda",
+            prefetch_factor=4 if workers > 0 else None,
+            generator=self.loader_generator,
+        )
         self.steps_per_epoch = self.sampler.steps_per_epoch
         self.optimizer = build_optimizer([self.model, self.objective], tc)
         self.scheduler = build_scheduler(self.optimizer, tc, self.steps_per_epoch)
-        self.step_fn = TrainStep(model=self.ddp_model, raw_model=self.model, objective=self.objective,
-                                 momentum_encoder=self.momentum_encoder, optimizer=self.optimizer,
-                                 scheduler=self.scheduler, ctx=ctx, amp=tc.amp, grad_clip=tc.grad_clip,
-                                 channels_last=cfg.model.channels_last)
+        self.step_fn = TrainStep(
+            model=self.ddp_model,
+            raw_model=self.model,
+            objective=self.objective,
+            momentum_encoder=self.momentum_encoder,
+            optimizer=self.optimizer,
+            scheduler=self.scheduler,
+            ctx=ctx,
+            amp=tc.amp,
+            grad_clip=tc.grad_clip,
+            channels_last=cfg.model.channels_last,
+        )
         self.guard = NonFiniteGuard(tc.max_consecutive_nonfinite)
-        self.checkpoints = (CheckpointRotation(self.out_dir / "checkpoints", tc.keep_checkpoints)
-                            if self.out_dir is not None else None)
+        self.checkpoints = (
+            CheckpointRotation(self.out_dir / "checkpoints", tc.keep_checkpoints) if self.out_dir is not None else None
+        )
         self.epoch, self.step_in_epoch, self.global_step = 0, 0, 0
         self.total_steps = tc.epochs * self.steps_per_epoch
         if tc.max_steps is not None:
             self.total_steps = min(self.total_steps, tc.max_steps)
-        self.logger = TrainLogger(self.out_dir, self.total_steps, enabled=ctx.is_main, progress=progress,
-                                  log_every=tc.log_every_steps)
+        self.logger = TrainLogger(
+            self.out_dir, self.total_steps, enabled=ctx.is_main, progress=progress, log_every=tc.log_every_steps
+        )
 
     # ----------------------------------------------------------------- state
     def state_dict(self) -> dict[str, Any]:
@@ -144,8 +174,13 @@ class Trainer:
             "objective": self.objective.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
-            "position": {"epoch": self.epoch, "step_in_epoch": self.step_in_epoch, "global_step": self.global_step,
-                         "steps_per_epoch": self.steps_per_epoch, "global_batch": self.cfg.train.batch_size},
+            "position": {
+                "epoch": self.epoch,
+                "step_in_epoch": self.step_in_epoch,
+                "global_step": self.global_step,
+                "steps_per_epoch": self.steps_per_epoch,
+                "global_batch": self.cfg.train.batch_size,
+            },
             "nonfinite": self.guard.state_dict(),
             "rng": capture_rng_state(),
             "logger": {"history": self.logger.history, "evaluations": self.logger.evaluations},
@@ -188,8 +223,10 @@ class Trainer:
                 return Path()
             path = found
         self.load_state_dict(load_checkpoint(path, map_location="cpu"))  # modules copy to their device
-        self.logger.message(f"resumed from {path} at step {self.global_step} (epoch {self.epoch}, "
-                            f"step {self.step_in_epoch} of {self.steps_per_epoch})")
+        self.logger.message(
+            f"resumed from {path} at step {self.global_step} (epoch {self.epoch}, "
+            f"step {self.step_in_epoch} of {self.steps_per_epoch})"
+        )
         return Path(path)
 
     def save(self) -> Path | None:
@@ -314,19 +351,44 @@ class Trainer:
         if signum is not None:
             self.logger.message(f"stopped by signal {signum} at step {self.global_step}; checkpoint {last_ckpt}")
         busy = max(total["time"], 1e-9)
-        result = TrainResult(self.out_dir, status, self.global_step, self.global_step / self.steps_per_epoch,
-                             losses, self.guard.total, last_ckpt, list(self.logger.evaluations),
-                             total["images"] / busy, total["wait"] / busy, signum, timings)
-        self.logger.summary = {"status": status, "global_step": self.global_step, "epoch": result.epoch,
-                               "images_per_s": result.images_per_s, "data_wait_fraction": result.data_wait_fraction,
-                               "nonfinite_steps": self.guard.total, "world_size": ctx.world_size,
-                               "last_checkpoint": str(last_ckpt) if last_ckpt else None}
+        result = TrainResult(
+            self.out_dir,
+            status,
+            self.global_step,
+            self.global_step / self.steps_per_epoch,
+            losses,
+            self.guard.total,
+            last_ckpt,
+            list(self.logger.evaluations),
+            total["images"] / busy,
+            total["wait"] / busy,
+            signum,
+            timings,
+        )
+        self.logger.summary = {
+            "status": status,
+            "global_step": self.global_step,
+            "epoch": result.epoch,
+            "images_per_s": result.images_per_s,
+            "data_wait_fraction": result.data_wait_fraction,
+            "nonfinite_steps": self.guard.total,
+            "world_size": ctx.world_size,
+            "last_checkpoint": str(last_ckpt) if last_ckpt else None,
+        }
         return result
 
 
-def train(cfg: Config, train_set: Dataset, *, evaluate_fn: EvaluateFn | None = None,
-          out_dir: str | Path | None = None, progress: bool = True, resume: str | Path | None = None,
-          model: nn.Module | None = None, objective_factory: ObjectiveFactory | None = None) -> TrainResult:
+def train(
+    cfg: Config,
+    train_set: Dataset,
+    *,
+    evaluate_fn: EvaluateFn | None = None,
+    out_dir: str | Path | None = None,
+    progress: bool = True,
+    resume: str | Path | None = None,
+    model: nn.Module | None = None,
+    objective_factory: ObjectiveFactory | None = None,
+) -> TrainResult:
     """Train ``cfg.model.backbone`` with the joint objective on ``train_set``; returns a ``TrainResult``.
 
     ``out_dir`` (default: ``cfg.train.out_dir``) receives config.yaml, checkpoints/, tb/ and
@@ -337,9 +399,15 @@ def train(cfg: Config, train_set: Dataset, *, evaluate_fn: EvaluateFn | None = N
     (both are built after seeding, so runs are reproducible). Raises ``NonFiniteLossError`` after
     too many non-finite steps in a row.
     """
-    trainer = Trainer(cfg, train_set, evaluate_fn=evaluate_fn,
-                      out_dir=cfg.train.out_dir if out_dir is None else out_dir, progress=progress,
-                      model=model, objective_factory=objective_factory)
+    trainer = Trainer(
+        cfg,
+        train_set,
+        evaluate_fn=evaluate_fn,
+        out_dir=cfg.train.out_dir if out_dir is None else out_dir,
+        progress=progress,
+        model=model,
+        objective_factory=objective_factory,
+    )
     if resume is not None:
         trainer.resume(resume)
     return trainer.run()
