@@ -47,3 +47,13 @@ def test_checkpoint_rebuilds_backbone_alone(tmp_path):
     assert (tmp_path / "run" / "config.yaml").is_file()
     assert (tmp_path / "run" / "metrics.json").is_file()
     assert any((tmp_path / "run" / "tb").iterdir())
+
+
+def test_resume_keeps_the_negative_sampling_stream(tmp_path):
+    """With sampled negative centres, a resumed run draws the same columns as an uninterrupted one."""
+    data = RandomFaces(n=64, num_classes=24)
+    extra = ("objective.num_negatives=12",)  # batch 8: at most 8 positives, the rest drawn
+    full = _run(tiny_config(None, *extra), data, tmp_path / "full")
+    first = _run(tiny_config(None, *extra, "train.max_steps=5"), data, tmp_path / "split")
+    second = _run(tiny_config(None, *extra), data, tmp_path / "split", resume="auto")
+    assert first.losses + second.losses == full.losses

@@ -189,6 +189,9 @@ class Trainer:
             state["momentum_encoder"] = self.momentum_encoder.state_dict()
         if self.step_fn.scaler is not None:
             state["grad_scaler"] = self.step_fn.scaler.state_dict()
+        sampling = getattr(self.objective, "sampling_generator", None)
+        if isinstance(sampling, torch.Generator):  # sampled negative centres: their own random stream
+            state["negative_sampling_rng"] = sampling.get_state()
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -212,6 +215,9 @@ class Trainer:
         self.logger.history = list(state.get("logger", {}).get("history", []))
         self.logger.evaluations = list(state.get("logger", {}).get("evaluations", []))
         restore_rng_state(state["rng"])
+        sampling = getattr(self.objective, "sampling_generator", None)
+        if isinstance(sampling, torch.Generator) and "negative_sampling_rng" in state:  # older checkpoints lack it
+            sampling.set_state(state["negative_sampling_rng"])
 
     def resume(self, path: str | Path) -> Path:
         """Load a training checkpoint (a file, or ``auto`` = this run's newest one). Returns the file."""
