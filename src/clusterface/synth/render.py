@@ -17,7 +17,9 @@ JPEG encoding (the image's quality is part of its nuisance) happens in :func:`en
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import cv2
 import numpy as np
@@ -137,18 +139,24 @@ def head_model(ident: Identity) -> HeadModel:
     )
 
 
+_V = TypeVar("_V")
+
+
+def _per_identity(cache: dict[Any, _V], key: tuple[Any, ...], make: Callable[[], _V], size: int = 512) -> _V:
+    """``cache[key]``, made by ``make()`` on a miss; the cache is emptied when it outgrows ``size``."""
+    value = cache.get(key)
+    if value is None:
+        if len(cache) > size:
+            cache.clear()
+        value = cache[key] = make()
+    return value
+
+
 _HEAD_CACHE: dict[tuple[int, bytes], HeadModel] = {}
 
 
 def _cached_head(ident: Identity) -> HeadModel:
-    key = (ident.index, ident.genes.tobytes())
-    model = _HEAD_CACHE.get(key)
-    if model is None:
-        if len(_HEAD_CACHE) > 512:
-            _HEAD_CACHE.clear()
-        model = head_model(ident)
-        _HEAD_CACHE[key] = model
-    return model
+    return _per_identity(_HEAD_CACHE, (ident.index, ident.genes.tobytes()), lambda: head_model(ident))
 
 
 _HAIR_TEX_W, _HAIR_TEX_H = 512, 96
@@ -157,25 +165,22 @@ _HAIR_TEX: dict[tuple[int, bytes, bool], np.ndarray] = {}
 
 def _hair_texture(ident: Identity, curly: bool) -> np.ndarray:
     """Brightness pattern of the hair (float32 (H, W)) over (angle around the head, height); cached."""
-    key = (ident.index, ident.genes.tobytes(), curly)
-    tex = _HAIR_TEX.get(key)
-    if tex is None:
-        rng = np.random.default_rng([ident.index, 11] + [int(g * 1e6) for g in ident.genes[:4]])
-        if curly:
-            noise = rng.random((_HAIR_TEX_H // 3, _HAIR_TEX_W // 6)).astype(np.float32)
-            tex = cv2.resize(noise, (_HAIR_TEX_W, _HAIR_TEX_H), interpolation=cv2.INTER_CUBIC)
-        else:
-            strands: np.ndarray = rng.random((1, _HAIR_TEX_W)).astype(np.float32)
-            strands = cv2.GaussianBlur(strands, (0, 0), 1.2)
-            waves = rng.random((4, _HAIR_TEX_W // 16)).astype(np.float32)
-            tex = 0.7 * np.repeat(strands, _HAIR_TEX_H, 0) + 0.3 * cv2.resize(
-                waves, (_HAIR_TEX_W, _HAIR_TEX_H), interpolation=cv2.INTER_CUBIC
-            )
-        tex = (0.72 + 0.45 * (tex - tex.min()) / (np.ptp(tex) + 1e-6)).astype(np.float32)
-        if len(_HAIR_TEX) > 256:
-            _HAIR_TEX.clear()
-        _HAIR_TEX[key] = tex
-    return tex
+    return _per_identity(_HAIR_TEX, (ident.index, ident.genes.tobytes(), curly), lambda: _draw_hair(ident, curly), 256)
+
+
+def _draw_hair(ident: Identity, curly: bool) -> np.ndarray:
+    rng = np.random.default_rng([ident.index, 11] + [int(g * 1e6) for g in ident.genes[:4]])
+    if curly:
+        noise = rng.random((_HAIR_TEX_H // 3, _HAIR_TEX_W // 6)).astype(np.float32)
+        tex = cv2.resize(noise, (_HAIR_TEX_W, _HAIR_TEX_H), interpolation=cv2.INTER_CUBIC)
+    else:
+        strands: np.ndarray = rng.random((1, _HAIR_TEX_W)).astype(np.float32)
+        strands = cv2.GaussianBlur(strands, (0, 0), 1.2)
+        waves = rng.random((4, _HAIR_TEX_W // 16)).astype(np.float32)
+        tex = 0.7 * np.repeat(strands, _HAIR_TEX_H, 0) + 0.3 * cv2.resize(
+            waves, (_HAIR_TEX_W, _HAIR_TEX_H), interpolation=cv2.INTER_CUBIC
+        )
+    return (0.72 + 0.45 * (tex - tex.min()) / (np.ptp(tex) + 1e-6)).astype(np.float32)
 
 
 BACKGROUNDS = 1024  # distinct backdrops per seed; each is also used mirrored (4 variants)
@@ -299,14 +304,7 @@ _SCENES: dict[tuple[int, bytes, bool], _Scene] = {}
 
 
 def _scene(ident: Identity, model: HeadModel, hat: bool) -> _Scene:
-    key = (ident.index, ident.genes.tobytes(), hat)
-    scene = _SCENES.get(key)
-    if scene is None:
-        if len(_SCENES) > 512:
-            _SCENES.clear()
-        scene = _build_scene(ident, model, hat)
-        _SCENES[key] = scene
-    return scene
+    return _per_identity(_SCENES, (ident.index, ident.genes.tobytes(), hat), lambda: _build_scene(ident, model, hat))
 
 
 def _build_scene(ident: Identity, model: HeadModel, hat: bool) -> _Scene:
