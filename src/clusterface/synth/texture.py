@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 import cv2
 import numpy as np
@@ -541,9 +541,20 @@ def _paint_mask(tex: np.ndarray, ident: Identity, mask_colour: np.ndarray) -> No
         )
 
 
-def _mouth_curves(ident: Identity, smile: float, mouth_open: float) -> dict[str, np.ndarray]:
-    """The mouth's curves over ``x`` (head frame): lip line ``mid``, outer ``top`` and ``bottom``,
-    inner lip edges, and the opening's ``gap`` and ``envelope`` (0-d and per point)."""
+class _Mouth(NamedTuple):
+    """The mouth's curves over ``x`` (head frame): lip line, outer and inner lip edges, and the opening."""
+
+    x: np.ndarray
+    mid: np.ndarray
+    top: np.ndarray
+    upper_inner: np.ndarray
+    lower_inner: np.ndarray
+    bottom: np.ndarray
+    gap: float
+    envelope: np.ndarray
+
+
+def _mouth_curves(ident: Identity, smile: float, mouth_open: float) -> _Mouth:
     mw = ident.mouth_w * (1.0 + 0.18 * smile)
     my = ident.mouth_y
     lift = ident.mouth_curve + 0.05 * smile
@@ -552,27 +563,25 @@ def _mouth_curves(ident: Identity, smile: float, mouth_open: float) -> dict[str,
     gap = 0.07 * mouth_open + 0.015 * smile * (mouth_open > 0)
     envelope = np.sqrt(np.clip(1 - t**2, 0, 1))
     bow = 1.0 - 0.25 * np.exp(-((t / 0.12) ** 2)) + 0.1 * np.exp(-(((np.abs(t) - 0.3) / 0.15) ** 2))
-    return {
-        "x": mw * t,
-        "mid": mid,
-        "top": mid + gap * 0.5 * envelope + ident.lip_upper * envelope**0.7 * bow,
-        "upper_inner": mid + gap * 0.5 * envelope,
-        "lower_inner": mid - gap * 0.5 * envelope,
-        "bottom": mid - gap * 0.5 * envelope - ident.lip_lower * envelope**0.8 * (1 - 0.3 * smile),
-        "gap": np.asarray(gap),
-        "envelope": envelope,
-    }
+    return _Mouth(
+        x=mw * t,
+        mid=mid,
+        top=mid + gap * 0.5 * envelope + ident.lip_upper * envelope**0.7 * bow,
+        upper_inner=mid + gap * 0.5 * envelope,
+        lower_inner=mid - gap * 0.5 * envelope,
+        bottom=mid - gap * 0.5 * envelope - ident.lip_lower * envelope**0.8 * (1 - 0.3 * smile),
+        gap=float(gap),
+        envelope=envelope,
+    )
 
 
 def _mouth_extent(ident: Identity, smile: float, mouth_open: float) -> np.ndarray:
     m = _mouth_curves(ident, smile, mouth_open)
-    return np.vstack([np.stack([m["x"], m["top"]], 1), np.stack([m["x"], m["bottom"]], 1)])
+    return np.vstack([np.stack([m.x, m.top], 1), np.stack([m.x, m.bottom], 1)])
 
 
 def _draw_mouth(tex: np.ndarray, ident: Identity, smile: float, mouth_open: float, row0: int = 0) -> None:
-    m = _mouth_curves(ident, smile, mouth_open)
-    x, mid, upper_inner, lower_inner, bottom = m["x"], m["mid"], m["upper_inner"], m["lower_inner"], m["bottom"]
-    gap, envelope = float(m["gap"]), m["envelope"]
+    x, mid, top, upper_inner, lower_inner, bottom, gap, envelope = _mouth_curves(ident, smile, mouth_open)
     if gap > 0.004:
         inner = np.vstack([np.stack([x, upper_inner], 1), np.stack([x, lower_inner], 1)[::-1]])
         cv2.fillPoly(tex, [_pts(inner, row0)], (0.12, 0.04, 0.04), _AA, _SHIFT)
@@ -581,7 +590,7 @@ def _draw_mouth(tex: np.ndarray, ident: Identity, smile: float, mouth_open: floa
         )
         cv2.fillPoly(tex, [_pts(teeth, row0)], (0.85, 0.82, 0.75), _AA, _SHIFT)
     lip = ident.lip
-    upper_lip = np.vstack([np.stack([x, m["top"]], 1), np.stack([x, upper_inner], 1)[::-1]])
+    upper_lip = np.vstack([np.stack([x, top], 1), np.stack([x, upper_inner], 1)[::-1]])
     cv2.fillPoly(tex, [_pts(upper_lip, row0)], _col(lip * 0.9), _AA, _SHIFT)
     lower_lip = np.vstack([np.stack([x, lower_inner], 1), np.stack([x, bottom], 1)[::-1]])
     cv2.fillPoly(tex, [_pts(lower_lip, row0)], _col(lip), _AA, _SHIFT)
