@@ -108,7 +108,12 @@ class ObjectiveConfig(Section):
     temperature: float = Field(0.1, gt=0, description="tau0")
     use_align: bool = True
     use_momentum_encoder: bool = True
-    encoder_momentum: float = Field(0.999, ge=0, lt=1, description="mu")
+    encoder_momentum: float | None = Field(
+        None, ge=0, lt=1, description="mu; None: from momentum_horizon_epochs and the run's steps per epoch"
+    )
+    momentum_horizon_epochs: float = Field(
+        0.1, gt=0, description="EMA horizon h in epochs: mu = 1 - 1/(h * steps per epoch) (METHOD.md)"
+    )
     warmup_epochs: float = Field(1.0, ge=0, description="plain ArcFace while the memory fills")
     num_negatives: int | None = Field(None, ge=1, description="sampled negative centres; None = all")
     momentum_every_steps: int = Field(

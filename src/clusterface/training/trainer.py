@@ -109,11 +109,6 @@ class Trainer:
 
             objective_factory = build_objective
         self.objective = objective_factory(cfg, num_classes_of(train_set)).to(ctx.device)
-        self.momentum_encoder: Any = None
-        if cfg.objective.use_momentum_encoder:
-            from clusterface.memory import MomentumEncoder
-
-            self.momentum_encoder = MomentumEncoder(self.model, cfg.objective.encoder_momentum)
         self.ddp_model: nn.Module = self.model
         if ctx.distributed:
             ids = [ctx.device.index] if ctx.device.type == "cuda" else None
@@ -139,6 +134,23 @@ class Trainer:
             generator=self.loader_generator,
         )
         self.steps_per_epoch = self.sampler.steps_per_epoch
+        # The momentum encoder's mu follows the run's length (METHOD.md): from the EMA horizon in
+        # epochs and the steps per epoch of the global batch, unless given explicitly. It is
+        # restarted from theta once, after the last warm-up step (``momentum_restart_step``).
+        self.momentum_encoder: Any = None
+        self.encoder_momentum: float | None = None
+        self.momentum_restart_step: int | None = None
+        if cfg.objective.use_momentum_encoder:
+            from clusterface.memory import MomentumEncoder, horizon_momentum, warmup_end_step
+
+            obj = cfg.objective
+            mu = obj.encoder_momentum
+            if mu is None:
+                mu = horizon_momentum(obj.momentum_horizon_epochs, self.steps_per_epoch)
+            self.encoder_momentum = mu
+            self.momentum_encoder = MomentumEncoder(self.model, mu)
+            if obj.warmup_epochs > 0:
+                self.momentum_restart_step = warmup_end_step(obj.warmup_epochs, self.steps_per_epoch)
         self.optimizer = build_optimizer([self.model, self.objective], tc)
         self.scheduler = build_scheduler(self.optimizer, tc, self.steps_per_epoch)
         self.step_fn = TrainStep(
@@ -164,6 +176,16 @@ class Trainer:
         self.logger = TrainLogger(
             self.out_dir, self.total_steps, enabled=ctx.is_main, progress=progress, log_every=tc.log_every_steps
         )
+        if self.momentum_encoder is not None:
+            source = f"horizon {cfg.objective.momentum_horizon_epochs} epoch x {self.steps_per_epoch} steps/epoch"
+            if cfg.objective.encoder_momentum is not None:
+                source = "objective.encoder_momentum"
+            restart = (
+                f"; restarted from the online encoder after step {self.momentum_restart_step} (end of warm-up)"
+                if self.momentum_restart_step is not None
+                else ""
+            )
+            self.logger.message(f"momentum encoder: mu = {self.encoder_momentum:.6f} ({source}){restart}")
 
     # ----------------------------------------------------------------- state
     def state_dict(self) -> dict[str, Any]:
@@ -317,6 +339,10 @@ class Trainer:
                     out = self.step_fn(images, labels, flip, step=self.global_step)
                     self.global_step += 1
                     self.step_in_epoch += 1
+                    if self.global_step == self.momentum_restart_step:
+                        # xi <- theta after the last warm-up step. A function of the step alone, so a
+                        # run resumed after it never restarts again and one resumed before it does.
+                        self.momentum_encoder.restart(self.model)
                     self.guard.record(out.applied, self.global_step)
                     losses.append(out.parts.get("loss", float("nan")))
                     if update_every is not None and self.global_step % update_every == 0:
@@ -379,6 +405,8 @@ class Trainer:
             "data_wait_fraction": result.data_wait_fraction,
             "nonfinite_steps": self.guard.total,
             "world_size": ctx.world_size,
+            "encoder_momentum": self.encoder_momentum,
+            "momentum_restart_step": self.momentum_restart_step,
             "last_checkpoint": str(last_ckpt) if last_ckpt else None,
         }
         return result
