@@ -26,6 +26,9 @@ class SynthConfig(Section):
     root: Path = Path("data/synthfaces")
     identities: int = Field(360, ge=4, description="total identities, split into train and test")
     test_fraction: float = Field(0.2, gt=0, lt=1, description="fraction of identities held out for test")
+    val_fraction: float = Field(
+        0.0, ge=0, lt=1, description="fraction of identities held out for validation (disjoint from train and test)"
+    )
     seed: int = 0
     preset: Literal["easy", "default", "hard"] = "default"
     images_min: int = Field(2, ge=1, description="fewest images of an identity")
@@ -166,6 +169,10 @@ class EvalConfig(Section):
 
     batch_size: int = Field(128, ge=1)
     flip: bool = True
+    periodic_split: Literal["auto", "val", "test"] = Field(
+        "auto",
+        description="SynthFaces .bin of the periodic verification: auto = val when synth.val_fraction > 0, else test",
+    )
     fars: tuple[float, ...] = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6)
     cluster_methods: tuple[Literal["infomap", "components", "dbscan", "agglomerative", "kmeans"], ...] = (
         "infomap",
