@@ -154,3 +154,26 @@ def test_onnx_and_torch_give_the_same_verification(colour_bin, tmp_path):
     b = evaluate_bin(ChannelMean(), colour_bin, progress=False)
     assert a["accuracy"] == b["accuracy"]
     assert a["best_threshold"] == pytest.approx(b["best_threshold"])
+
+
+def test_caching_embedder_embeds_each_crop_once_and_changes_nothing():
+    import torch
+
+    from clusterface.evaluation import extract_embeddings
+    from clusterface.evaluation.caching_embedder import CachingEmbedder
+    from clusterface.evaluation.embedder import TorchEmbedder
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 8, stride=8), torch.nn.Flatten(), torch.nn.LazyLinear(16))
+    model(torch.zeros(1, 3, 112, 112))
+    g = torch.Generator().manual_seed(1)
+    distinct = torch.randint(0, 256, (10, 3, 112, 112), dtype=torch.uint8, generator=g)
+    images = distinct[torch.tensor([0, 1, 2, 0, 3, 4, 5, 1, 6, 7, 8, 9, 9, 2])]  # repeats, as pairs share images
+    plain = extract_embeddings(TorchEmbedder(model), images, flip=True, batch_size=4, progress=False)
+    cached = CachingEmbedder(TorchEmbedder(model))
+    first = extract_embeddings(cached, images, flip=True, batch_size=4, progress=False)
+    np.testing.assert_allclose(first, plain, rtol=1e-5, atol=1e-6)
+    assert cached.embedded == 20 and len(cached) == 20  # 10 distinct crops and their mirror images
+    again = extract_embeddings(cached, distinct, flip=True, batch_size=3, progress=False)
+    assert cached.embedded == 20  # all seen before
+    np.testing.assert_allclose(again[[0, 1, 2, 0]], plain[:4], rtol=1e-5, atol=1e-6)

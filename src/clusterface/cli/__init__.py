@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from clusterface.cli import data, demo, evaluate, models, synth, train
+from clusterface.cli import ablate, data, demo, evaluate, models, synth, train
 
 app = typer.Typer(
     name="clusterface",
@@ -26,6 +26,7 @@ app.command("synth")(synth.synth_command)
 app.command("models")(models.models_command)
 app.command("train")(train.train_command)
 app.command("demo")(demo.demo_command)
+app.command("ablate")(ablate.ablate_command)
 app.command("evaluate")(evaluate.evaluate_command)
 app.command("cluster")(evaluate.cluster_command)
 app.add_typer(data.app, name="data")
