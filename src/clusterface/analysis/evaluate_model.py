@@ -35,6 +35,7 @@ from clusterface.evaluation import (
     extract_embeddings,
     score_bin,
 )
+from clusterface.ops import l2_normalize
 
 DEFAULT_CLUSTER_METHODS: tuple[str, ...] = EvalConfig().cluster_methods
 
@@ -132,7 +133,7 @@ def memory_arrays_from_checkpoint(path: str | Path) -> tuple[NDArray[np.float64]
     """
     import torch
 
-    from clusterface.training import load_checkpoint
+    from clusterface.checkpoint import load_checkpoint
 
     path = Path(path)
     if path.suffix.lower() == ".onnx":
@@ -186,7 +187,7 @@ def cluster_face_set(
     face_set = load_face_set(source)
     if face_set.features is not None:
         feats = face_set.features
-        feats = feats / np.maximum(np.linalg.norm(feats, axis=1, keepdims=True), 1e-12)
+        feats = l2_normalize(feats)
     else:
         if model is None:
             raise ValueError(f"{source}: clustering images needs a model (checkpoint or ONNX)")

@@ -8,17 +8,15 @@ from clusterface.evaluation.images import ImageDecodeError, decode_image, decode
 from clusterface.evaluation.verification import (
     DEFAULT_FARS,
     DEFAULT_THRESHOLDS,
-    DegenerateEmbeddingError,
     TarAtFar,
     VerificationResult,
-    check_embeddings,
     kfold_slices,
-    l2_normalize,
     pair_distances,
     tar_at_far,
     tar_at_far_dict,
     verification_10fold,
 )
+from clusterface.ops import DegenerateEmbeddingError, check_embeddings
 
 __all__ = [
     "DEFAULT_FARS",
@@ -43,7 +41,6 @@ __all__ = [
     "evaluate_pairs",
     "extract_embeddings",
     "kfold_slices",
-    "l2_normalize",
     "load_embedder",
     "pair_distances",
     "read_ijb_meta",

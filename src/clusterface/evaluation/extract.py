@@ -11,7 +11,7 @@ from tqdm.auto import tqdm
 
 from clusterface.evaluation.embedder import Embedder
 from clusterface.evaluation.images import IMAGE_SIZE, decode_images
-from clusterface.evaluation.verification import check_embeddings, l2_normalize
+from clusterface.ops import check_embeddings, l2_normalize
 
 
 def extract_embeddings(

@@ -23,42 +23,13 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from clusterface.config.schema import EvalConfig
-
-
-class DegenerateEmbeddingError(ValueError):
-    """Embeddings or scores that cannot be evaluated (NaN/inf, or all identical)."""
-
+from clusterface.ops import DegenerateEmbeddingError, check_embeddings
 
 # METHOD.md: thresholds 0.00..4.00 step 0.01 (401 values). The first 400 are the same floats as
 # insightface's np.arange(0, 4, 0.01), so `dist < t` decides ties exactly as that reference; 4.00
 # (every pair "same" except exactly antipodal ones) is the one extra value.
 DEFAULT_THRESHOLDS: NDArray[np.float64] = np.arange(0, 4.005, 0.01)
 DEFAULT_FARS: tuple[float, ...] = EvalConfig().fars
-
-
-def check_embeddings(embeddings: ArrayLike, what: str = "embeddings") -> NDArray[np.float32]:
-    """Return ``embeddings`` (N, d) as float32 after checking they are finite and not all identical.
-
-    A model that collapsed (every image mapped to the same vector) or produced NaN would
-    otherwise score ~50% verification accuracy, which looks like a number; this is an error.
-    """
-    emb = np.asarray(embeddings, dtype=np.float32)
-    if emb.ndim != 2 or emb.shape[0] == 0:
-        raise DegenerateEmbeddingError(f"{what}: expected a non-empty (N, d) array, got shape {emb.shape}")
-    bad = ~np.isfinite(emb).all(axis=1)
-    if bad.any():
-        raise DegenerateEmbeddingError(
-            f"{what}: {int(bad.sum())} of {len(emb)} embeddings contain NaN or inf (first at row {int(np.argmax(bad))})"
-        )
-    if len(emb) > 1 and float(np.ptp(emb, axis=0).max()) <= 1e-6 * max(1.0, float(np.abs(emb).max())):
-        raise DegenerateEmbeddingError(f"{what}: all {len(emb)} embeddings are identical (a collapsed model)")
-    return emb
-
-
-def l2_normalize(x: ArrayLike, eps: float = 1e-12) -> NDArray[np.float32]:
-    """Rows divided by their L2 norm (float32)."""
-    arr = np.asarray(x, dtype=np.float32)
-    return arr / np.maximum(np.linalg.norm(arr, axis=1, keepdims=True), eps)
 
 
 def pair_distances(embeddings: ArrayLike) -> NDArray[np.float64]:

@@ -20,8 +20,9 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
 
+from clusterface.checkpoint import load_checkpoint
 from clusterface.config import Config, ConfigError, config_to_dict, save_config
-from clusterface.training.checkpoint import CheckpointRotation, load_checkpoint
+from clusterface.training.checkpoint import CheckpointRotation
 from clusterface.training.distributed import DistContext, all_reduce_max, current_context
 from clusterface.training.nonfinite import NonFiniteGuard, NonFiniteLossError
 from clusterface.training.optim import build_optimizer, build_scheduler
