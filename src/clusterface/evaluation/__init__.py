@@ -4,7 +4,6 @@ from clusterface.evaluation.bin_eval import PairEvaluation, evaluate_bin, evalua
 from clusterface.evaluation.embedder import Embedder, OnnxEmbedder, TorchEmbedder, as_embedder, load_embedder
 from clusterface.evaluation.extract import extract_embeddings
 from clusterface.evaluation.ijb import IJBFormatError, IJBMeta, IJBResult, evaluate_ijb, read_ijb_meta
-from clusterface.evaluation.images import ImageDecodeError, decode_image, decode_images, read_images
 from clusterface.evaluation.verification import (
     DEFAULT_FARS,
     DEFAULT_THRESHOLDS,
@@ -26,7 +25,6 @@ __all__ = [
     "IJBFormatError",
     "IJBMeta",
     "IJBResult",
-    "ImageDecodeError",
     "OnnxEmbedder",
     "PairEvaluation",
     "TarAtFar",
@@ -34,8 +32,6 @@ __all__ = [
     "VerificationResult",
     "as_embedder",
     "check_embeddings",
-    "decode_image",
-    "decode_images",
     "evaluate_bin",
     "evaluate_ijb",
     "evaluate_pairs",
@@ -44,7 +40,6 @@ __all__ = [
     "load_embedder",
     "pair_distances",
     "read_ijb_meta",
-    "read_images",
     "score_bin",
     "tar_at_far",
     "tar_at_far_dict",
