@@ -31,6 +31,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks tools
 	$(VENV)/bin/ruff format --check src tests benchmarks tools
 	$(PY) tools/import_graph.py
+	$(PY) tools/long_functions.py
 	$(VENV)/bin/mypy
 
 clean:

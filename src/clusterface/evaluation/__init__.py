@@ -1,6 +1,12 @@
 """Evaluation: embedding extraction (torch or ONNX), 10-fold verification, TAR@FAR, IJB-B/C templates."""
 
-from clusterface.evaluation.bin_eval import PairEvaluation, evaluate_bin, evaluate_pairs, score_bin
+from clusterface.evaluation.bin_eval import (
+    PairEvaluation,
+    evaluate_bin,
+    evaluate_pairs,
+    periodic_bin_evaluation,
+    score_bin,
+)
 from clusterface.evaluation.embedder import Embedder, OnnxEmbedder, TorchEmbedder, as_embedder, load_embedder
 from clusterface.evaluation.extract import extract_embeddings
 from clusterface.evaluation.ijb import IJBFormatError, IJBMeta, IJBResult, evaluate_ijb, read_ijb_meta
@@ -39,6 +45,7 @@ __all__ = [
     "kfold_slices",
     "load_embedder",
     "pair_distances",
+    "periodic_bin_evaluation",
     "read_ijb_meta",
     "score_bin",
     "tar_at_far",
