@@ -14,7 +14,7 @@ Two parts, both written to one small JSON with the command line:
   the clip bounds.
 
     .venv/bin/python benchmarks/method_data_shape.py --schedule synth.identities=600 synth.val_fraction=0.1 \
-        train.batch_size=128 --json results/method/schedule_sf600.json
+        schedule.batch_size=128 --json results/method/schedule_sf600.json
     .venv/bin/python benchmarks/method_data_shape.py --checkpoint runs/horizon/full_horizon/checkpoints/last.pt \
         --json results/method/concentration_sf600.json
 """
@@ -33,6 +33,7 @@ import torch
 from scipy import stats
 
 from clusterface.config import Config, load_config
+from clusterface.config.schema import ClusterGuidedMarginConfig
 from clusterface.memory import cluster_guided_margins, concentration_rms, fill_and_clip
 from clusterface.training.sampler import ResumableDistributedBatchSampler
 
@@ -52,8 +53,8 @@ def schedule_stats(cfg: Config, labels: np.ndarray, epochs: int = 3) -> dict[str
     """Appearances per epoch of each class (steps whose batch holds it), gamma's horizon, warm-up coverage."""
     num_classes = int(labels.max()) + 1
     counts = np.bincount(labels, minlength=num_classes)
-    b = cfg.train.batch_size
-    sampler = ResumableDistributedBatchSampler(len(labels), b, seed=cfg.train.seed)
+    b = cfg.schedule.batch_size
+    sampler = ResumableDistributedBatchSampler(len(labels), b, seed=cfg.runtime.seed)
     spe = sampler.steps_per_epoch
     appear = np.zeros((epochs, num_classes))
     first_seen = np.full(num_classes, np.inf)
@@ -92,14 +93,14 @@ def schedule_stats(cfg: Config, labels: np.ndarray, epochs: int = 3) -> dict[str
         "appearances_per_epoch": _quantiles(per_epoch),
         "gamma_horizon_epochs": _quantiles(horizon_epochs),
         "classes_with_gamma_horizon_over_1_epoch": round(float((horizon_epochs > 1).mean()), 4),
-        "classes_with_gamma_horizon_over_run": round(float((horizon_epochs > cfg.train.epochs).mean()), 4),
-        "run_epochs": cfg.train.epochs,
+        "classes_with_gamma_horizon_over_run": round(float((horizon_epochs > cfg.schedule.epochs).mean()), 4),
+        "run_epochs": cfg.schedule.epochs,
         "by_images_per_class": by_n,
         "warmup_coverage": warm,
         "objective_warmup_epochs": cfg.objective.warmup_epochs,
         "objective_warmup_steps": int(np.ceil(cfg.objective.warmup_epochs * spe)),
-        "lr_warmup_steps": round(cfg.train.lr_warmup_epochs * spe),
-        "total_steps": cfg.train.epochs * spe,
+        "lr_warmup_steps": round(cfg.schedule.warmup_epochs * spe),
+        "total_steps": cfg.schedule.epochs * spe,
     }
 
 
@@ -133,11 +134,14 @@ def concentration_stats(checkpoint: Path, replicates: int, seed: int) -> dict[st
     labels = torch.from_numpy(labels_np)
     c = int(labels.max()) + 1
     mem = cfg.memory
+    margin = cfg.margin
+    if not isinstance(margin, ClusterGuidedMarginConfig):
+        raise SystemExit(f"{checkpoint}: margin.kind is {margin.kind}; this analysis needs a cluster_guided run")
     phi, counts = _phi(z, labels, c, mem.alpha)
     valid = counts > 0
     pct = tuple(mem.clip_percentiles)
     phi_t = fill_and_clip(phi, counts, valid, pct)  # type: ignore[arg-type]
-    margins = cluster_guided_margins(phi_t, valid, cfg.margin.margin, cfg.margin.delta, cfg.margin.beta)
+    margins = cluster_guided_margins(phi_t, valid, margin.m0, margin.delta, margin.beta)
     # the dispersion alone, before the division by log(n_k + alpha)
     sums = torch.zeros(c, z.shape[1], dtype=z.dtype).index_add_(0, labels, z)
     spread = torch.sqrt((2 * (1 - sums.norm(dim=1) / counts.clamp_min(1))).clamp_min(0))
@@ -151,11 +155,7 @@ def concentration_stats(checkpoint: Path, replicates: int, seed: int) -> dict[st
         p, n = _phi(z[idx], labels[idx], c, mem.alpha)
         boot_phi[r] = p.numpy()
         boot_m[r] = cluster_guided_margins(
-            fill_and_clip(p, n, n > 0, pct),
-            n > 0,
-            cfg.margin.margin,
-            cfg.margin.delta,
-            cfg.margin.beta,  # type: ignore[arg-type]
+            fill_and_clip(p, n, n > 0, pct), n > 0, margin.m0, margin.delta, margin.beta
         ).numpy()
     phi_np, m_np, n_np = phi.numpy(), margins.numpy(), counts.numpy()
     phi_sd, m_sd = boot_phi.std(axis=0), boot_m.std(axis=0)
@@ -164,7 +164,7 @@ def concentration_stats(checkpoint: Path, replicates: int, seed: int) -> dict[st
     lo_b, hi_b = float(phi_t.min()), float(phi_t.max())
     at_low = phi_t.numpy() <= lo_b + 1e-12
     at_high = phi_t.numpy() >= hi_b - 1e-12
-    m0, delta = cfg.margin.margin, cfg.margin.delta
+    m0, delta = margin.m0, margin.delta
     at_margin_bounds = (m_np <= m0 - delta + 1e-6) | (m_np >= m0 + delta - 1e-6)
     by_n = {}
     for lo, hi in N_BINS:
