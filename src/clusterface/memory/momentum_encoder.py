@@ -1,4 +1,4 @@
-"""Momentum (EMA) copy of the online encoder: xi <- mu xi + (1 - mu) theta (METHOD.md)."""
+"""Momentum (EMA) copy of the online encoder: xi <- mu xi + (1 - mu) theta (docs/method.md, Momentum encoder)."""
 
 from __future__ import annotations
 
