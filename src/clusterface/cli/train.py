@@ -26,7 +26,11 @@ def train_command(
     ] = "auto",
     eval_bin: Annotated[
         Optional[Path],  # noqa: UP045
-        typer.Option("--eval-bin", help="Verification .bin for periodic evaluation (default: the data's test .bin)."),
+        typer.Option(
+            "--eval-bin",
+            help="Verification .bin for periodic evaluation (default: eval.periodic_split; SynthFaces' val .bin "
+            "when the data has a validation split, else its test .bin).",
+        ),
     ] = None,
     progress: Annotated[bool, typer.Option(help="Progress bar / log lines.")] = True,
 ) -> int:

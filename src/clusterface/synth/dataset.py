@@ -19,16 +19,18 @@ from clusterface.synth.sampling import render_record
 
 
 class SynthFacesDataset(Dataset[tuple[torch.Tensor, int]]):
-    """On-the-fly SynthFaces split (``"train"`` or ``"test"``, the clustering set)."""
+    """On-the-fly SynthFaces split: ``"train"``, ``"val"`` (synth.val_fraction > 0) or ``"test"`` (clustering set)."""
 
     def __init__(self, cfg: SynthConfig, split: str = "train") -> None:
-        if split not in ("train", "test"):
-            raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+        if split not in ("train", "val", "test"):
+            raise ValueError(f"split must be 'train', 'val' or 'test', got {split!r}")
         self.cfg = cfg
         self.split = split
         plan = build_plan(cfg)
-        self.records: tuple[ImageRecord, ...] = plan.train if split == "train" else plan.test
-        ids = plan.train_ids if split == "train" else plan.test_ids
+        if split == "val" and not len(plan.val_ids):
+            raise ValueError("this SynthFaces configuration has no validation split: set synth.val_fraction > 0")
+        self.records: tuple[ImageRecord, ...] = plan.records(split)
+        ids = plan.split_ids(split)
         self.identities = ids  # label k is identity ids[k]
         index = {int(i): k for k, i in enumerate(ids.tolist())}
         self.labels = np.array([index[r.folder] for r in self.records], np.int64)

@@ -131,14 +131,10 @@ class Trainer:
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.ctx = ctx = current_context(cfg.runtime.device)
         seed_everything(cfg.runtime.seed)  # identical initial weights on every rank
-        # Built in this order after seeding (backbone, objective, momentum encoder): runs are reproducible.
+        # Built in this order after seeding (backbone, objective; the momentum encoder copies the backbone
+        # below, once the steps per epoch are known): runs are reproducible.
         self.model = self._build_model(model)
         self.objective = self._build_objective(objective_factory)
-        self.momentum_encoder: Any = None
-        if cfg.objective.use_momentum_encoder:
-            from clusterface.memory import MomentumEncoder
-
-            self.momentum_encoder = MomentumEncoder(self.model, cfg.objective.encoder_momentum)
         self.ddp_model: nn.Module = self.model
         if ctx.distributed:
             ids = [ctx.device.index] if ctx.device.type == "cuda" else None
@@ -147,6 +143,7 @@ class Trainer:
             self.ddp_model = DistributedDataParallel(self.model, device_ids=ids)
         self.sampler, self.loader_generator, self.loader = self._build_loader()
         self.steps_per_epoch = self.sampler.steps_per_epoch
+        self.momentum_encoder, self.encoder_momentum, self.momentum_restart_step = self._build_momentum_encoder()
         self.optimizer = build_optimizer([self.model, self.objective], cfg.optim)
         self.scheduler = build_scheduler(self.optimizer, cfg.schedule, self.steps_per_epoch)
         self.step_fn = TrainStep(
@@ -172,6 +169,16 @@ class Trainer:
         self.logger = TrainLogger(
             self.out_dir, self.total_steps, enabled=ctx.is_main, progress=progress, log_every=cfg.logging.every_steps
         )
+        if self.momentum_encoder is not None:
+            source = f"horizon {cfg.objective.momentum_horizon_epochs} epoch x {self.steps_per_epoch} steps/epoch"
+            if cfg.objective.encoder_momentum is not None:
+                source = "objective.encoder_momentum"
+            restart = (
+                f"; restarted from the online encoder after step {self.momentum_restart_step} (end of warm-up)"
+                if self.momentum_restart_step is not None
+                else ""
+            )
+            self.logger.message(f"momentum encoder: mu = {self.encoder_momentum:.6f} ({source}){restart}")
 
     # ----------------------------------------------------------------- parts
     def _build_model(self, model: nn.Module | None) -> nn.Module:
@@ -193,6 +200,23 @@ class Trainer:
 
             factory = build_objective
         return factory(self.cfg, num_classes_of(self.train_set)).to(self.ctx.device)
+
+    def _build_momentum_encoder(self) -> tuple[Any, float | None, int | None]:
+        """(momentum encoder or None, its mu, the step after which it restarts from theta or None).
+
+        mu follows the run's length (docs/method.md, Momentum encoder): from the EMA horizon in
+        epochs and the steps per epoch of the global batch, unless given explicitly.
+        """
+        obj = self.cfg.objective
+        if not obj.use_momentum_encoder:
+            return None, None, None
+        from clusterface.memory import MomentumEncoder, horizon_momentum, warmup_end_step
+
+        mu = obj.encoder_momentum
+        if mu is None:
+            mu = horizon_momentum(obj.momentum_horizon_epochs, self.steps_per_epoch)
+        restart = warmup_end_step(obj.warmup_epochs, self.steps_per_epoch) if obj.warmup_epochs > 0 else None
+        return MomentumEncoder(self.model, mu), mu, restart
 
     def _build_loader(self) -> tuple[ResumableDistributedBatchSampler, torch.Generator, DataLoader]:
         """This rank's resumable batch sampler, the loader's generator (reseeded per epoch) and the loader."""
@@ -391,6 +415,10 @@ class Trainer:
         out = self.step_fn(images, labels, flip, step=self.global_step)
         self.global_step += 1
         self.step_in_epoch += 1
+        if self.global_step == self.momentum_restart_step:
+            # xi <- theta after the last warm-up step. A function of the step alone, so a
+            # run resumed after it never restarts again and one resumed before it does.
+            self.momentum_encoder.restart(self.model)
         self.guard.record(out.applied, self.global_step)
         return out
 
@@ -471,6 +499,8 @@ class Trainer:
             "data_wait_fraction": result.data_wait_fraction,
             "nonfinite_steps": self.guard.total,
             "world_size": self.ctx.world_size,
+            "encoder_momentum": self.encoder_momentum,
+            "momentum_restart_step": self.momentum_restart_step,
             "last_checkpoint": str(run.last_checkpoint) if run.last_checkpoint else None,
         }
         return result
