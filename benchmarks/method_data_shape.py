@@ -1,4 +1,4 @@
-"""How the method's per-class hyperparameters meet the data's shape and the run's length (issue 11).
+"""How the method's per-class hyperparameters meet the data's shape and the run's length.
 
 Two parts, both written to one small JSON with the command line:
 

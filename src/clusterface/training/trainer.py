@@ -202,11 +202,10 @@ class Trainer:
         return factory(self.cfg, num_classes_of(self.train_set)).to(self.ctx.device)
 
     def _build_momentum_encoder(self) -> tuple[Any, float | None, int | None]:
-        """The momentum encoder (None when the config has none), its mu and its restart step.
+        """(momentum encoder or None, its mu, the step after which it restarts from theta or None).
 
-        mu follows the run's length (docs/method.md): from the EMA horizon in epochs and the steps
-        per epoch of the global batch, unless given explicitly. The encoder is restarted from theta
-        once, after the last warm-up step (the returned step; None without warm-up).
+        mu follows the run's length (docs/method.md, Momentum encoder): from the EMA horizon in
+        epochs and the steps per epoch of the global batch, unless given explicitly.
         """
         obj = self.cfg.objective
         if not obj.use_momentum_encoder:
