@@ -36,14 +36,14 @@ def test_mu_from_the_horizon_and_the_global_batch(tmp_path):
     assert trainer.momentum_restart_step == 4
     # twice the global batch: half the steps per epoch, so a shorter EMA in steps (same horizon in epochs)
     trainer = Trainer(
-        tiny_config(None, *MOMENTUM, "train.batch_size=16"), data, progress=False, objective_factory=make_objective
+        tiny_config(None, *MOMENTUM, "schedule.batch_size=16"), data, progress=False, objective_factory=make_objective
     )
     assert trainer.encoder_momentum == pytest.approx(1 - 1 / (0.5 * 4))
     # an explicit mu wins over the horizon
     given = tiny_config(None, *MOMENTUM, "objective.encoder_momentum=0.999")
     assert Trainer(given, data, progress=False, objective_factory=make_objective).encoder_momentum == 0.999
     # the run records the mu it used
-    result = _run(tiny_config(None, *MOMENTUM, "train.max_steps=1"), data, tmp_path / "run")
+    result = _run(tiny_config(None, *MOMENTUM, "schedule.max_steps=1"), data, tmp_path / "run")
     summary = json.loads((tmp_path / "run" / "metrics.json").read_text())["summary"]
     assert result.global_step == 1 and summary["encoder_momentum"] == pytest.approx(0.75)
 
@@ -59,14 +59,14 @@ def test_restart_once_at_the_end_of_warmup(tmp_path, monkeypatch):
 
     monkeypatch.setattr(MomentumEncoder, "restart", counting)
     # stopped right after the last warm-up step: xi == theta, bit for bit
-    _run(tiny_config(None, *MOMENTUM, "train.max_steps=4"), data, tmp_path / "boundary")
+    _run(tiny_config(None, *MOMENTUM, "schedule.max_steps=4"), data, tmp_path / "boundary")
     ema, online = _encoder_vs_backbone(tmp_path / "boundary" / "checkpoints" / "last.pt")
     assert ema.keys() == online.keys()
     for key in online:
         assert torch.equal(ema[key], online[key]), key
     assert len(calls) == 1
     # one step before the boundary, xi is still an average (so the equality above is the restart's doing)
-    _run(tiny_config(None, *MOMENTUM, "train.max_steps=3"), data, tmp_path / "before")
+    _run(tiny_config(None, *MOMENTUM, "schedule.max_steps=3"), data, tmp_path / "before")
     ema, online = _encoder_vs_backbone(tmp_path / "before" / "checkpoints" / "last.pt")
     assert not all(torch.equal(ema[k], online[k]) for k in online)
     # a whole run (16 steps) restarts exactly once
@@ -83,7 +83,7 @@ def test_restart_once_at_the_end_of_warmup(tmp_path, monkeypatch):
 def test_resume_across_the_restart_matches_an_uninterrupted_run(tmp_path, stop_at):
     data = RandomFaces(n=64, num_classes=4)
     full = _run(tiny_config(None, *MOMENTUM), data, tmp_path / "full")
-    first = _run(tiny_config(None, *MOMENTUM, f"train.max_steps={stop_at}"), data, tmp_path / "split")
+    first = _run(tiny_config(None, *MOMENTUM, f"schedule.max_steps={stop_at}"), data, tmp_path / "split")
     second = _run(tiny_config(None, *MOMENTUM), data, tmp_path / "split", resume="auto")
     assert first.losses + second.losses == full.losses
     a = load_checkpoint(tmp_path / "full" / "checkpoints" / "last.pt")

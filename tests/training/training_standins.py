@@ -1,7 +1,8 @@
 """Small stand-ins for the training tests: a tiny backbone, a random uint8 dataset, tiny configs.
 
-The real objective and momentum encoder (issue 3) are used when they exist; until then a
-stand-in objective with the same interface (see CONTRACT.md) is used.
+``StandInObjective`` has the interface the trainer uses (that of ``losses.JointObjective``:
+forward, set_progress, update_memory, refresh_concentration, stats); the real
+objective is used whenever ``clusterface.losses.build_objective`` exists.
 """
 
 from __future__ import annotations
@@ -107,7 +108,7 @@ def has_real_objective() -> bool:
 
 
 def make_objective(cfg: Config, num_classes: int) -> nn.Module:
-    """The real joint objective when issue 3 has landed, else the stand-in."""
+    """The real joint objective when it is available, else the stand-in."""
     if has_real_objective():
         from clusterface.losses import build_objective
 
@@ -129,21 +130,21 @@ def tiny_config(out_dir: Path | None = None, *overrides: str) -> Config:
         f"model.backbone={TINY_BACKBONE}",
         "model.embedding_dim=16",
         "model.channels_last=false",
-        "train.batch_size=8",
-        "train.epochs=2",
-        "train.lr=0.05",
-        "train.lr_warmup_epochs=0.5",
-        "train.log_every_steps=1",
-        "train.eval_every_epochs=0",
-        "train.device=cpu",
-        "train.grad_clip=5.0",
+        "schedule.batch_size=8",
+        "schedule.epochs=2",
+        "optim.lr=0.05",
+        "schedule.warmup_epochs=0.5",
+        "logging.every_steps=1",
+        "eval.every_epochs=0",
+        "runtime.device=cpu",
+        "optim.grad_clip=5.0",
         "data.workers=0",
         "objective.use_momentum_encoder=false",
         "objective.warmup_epochs=0.5",
         "margin.scale=16",
     ]
     if out_dir is not None:
-        base.append(f"train.out_dir={out_dir}")
+        base.append(f"runtime.out_dir={out_dir}")
     return load_config(None, base + list(overrides))
 
 

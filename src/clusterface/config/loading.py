@@ -8,7 +8,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from clusterface.config.schema import Config
+from clusterface.config.migrate import is_old_layout, migrate_config_tree, renamed_key
+from clusterface.config.schema import DEFAULT_MARGIN_KIND, MARGIN_CONFIGS, Config
 
 
 class ConfigError(ValueError):
@@ -18,7 +19,7 @@ class ConfigError(ValueError):
 def parse_override(text: str) -> tuple[list[str], Any]:
     """Split ``a.b=value`` into (["a", "b"], value); the value is parsed as YAML (``1e-3``, ``[1,2]``)."""
     if "=" not in text:
-        raise ConfigError(f"override {text!r} is not of the form section.field=value (e.g. train.lr=0.05)")
+        raise ConfigError(f"override {text!r} is not of the form section.field=value (e.g. optim.lr=0.05)")
     key, raw = text.split("=", 1)
     parts = [p for p in key.strip().split(".") if p]
     if not parts:
@@ -68,19 +69,49 @@ def load_config(
     for text in overrides or []:
         parts, value = parse_override(text)
         _set_nested(tree, parts, value)
-    return config_from_dict(tree, source=str(path) if path else "overrides")
+    source = str(path) if path else "overrides"
+    _reject_old_keys(tree, source)
+    return _validate(tree, source)
+
+
+def _reject_old_keys(tree: dict[str, Any], source: str) -> None:
+    """User-written configs use the current layout; name the new key of every old one found."""
+    hints = []
+    for section in ("train", "margin"):
+        node = tree.get(section)
+        if isinstance(node, dict):
+            for key in node:
+                new = renamed_key(f"{section}.{key}")
+                if new is not None:
+                    hints.append(f"  {section}.{key} is now {new}")
+    if hints:
+        raise ConfigError(f"invalid config ({source}): keys of the old layout:\n" + "\n".join(hints))
 
 
 def config_from_dict(tree: dict[str, Any], source: str = "dict") -> Config:
-    """Validate a plain dict (e.g. one stored in a checkpoint) into a ``Config``."""
+    """Validate a stored config (e.g. a checkpoint's) into a ``Config``; the old layout is migrated."""
+    return _validate(migrate_config_tree(tree) if is_old_layout(tree) else tree, source)
+
+
+def _validate(tree: dict[str, Any], source: str) -> Config:
     try:
         return Config.model_validate(tree)
     except ValidationError as err:
         lines = [f"invalid config ({source}):"]
         for e in err.errors():
             loc = ".".join(str(x) for x in e["loc"])
-            lines.append(f"  {loc}: {e['msg']}")
+            lines.append(f"  {loc}: {e['msg']}{_margin_hint(tree, e)}")
         raise ConfigError("\n".join(lines)) from err
+
+
+def _margin_hint(tree: dict[str, Any], error: Any) -> str:
+    """For a margin field its kind does not have: the fields that kind does have."""
+    if error["type"] != "extra_forbidden" or tuple(error["loc"][:1]) != ("margin",):
+        return ""
+    margin = tree.get("margin")
+    kind = str(margin.get("kind", DEFAULT_MARGIN_KIND)) if isinstance(margin, dict) else DEFAULT_MARGIN_KIND
+    fields = [f for f in MARGIN_CONFIGS[kind].model_fields if f != "kind"] if kind in MARGIN_CONFIGS else []
+    return f" (margin.kind={kind} has {', '.join(fields)})"
 
 
 def config_to_dict(config: Config) -> dict[str, Any]:

@@ -1,13 +1,13 @@
 """Verification metrics on pair scores: the 10-fold protocol of the .bin sets and TAR@FAR.
 
 Pure functions on arrays (no model, no I/O). The 10-fold protocol follows insightface's
-``eval/verification.py`` (itself from facenet's LFW code), METHOD.md "Evaluation protocols":
+``eval/verification.py`` (itself from facenet's LFW code), docs/method.md "Evaluation protocols":
 squared distance ``‖e1 − e2‖²`` between L2-normalised features, a pair is predicted "same"
 when ``dist < threshold``, folds are contiguous tenths of the pairs in file order
 (``KFold(n_splits=10, shuffle=False)``), the threshold with the best accuracy on the other
 9 folds (first one on ties, like ``np.argmax``) is applied to the held-out fold.
 
-The reference implementation loops over 400 thresholds per fold (0.00–3.99; METHOD.md and this
+The reference implementation loops over 400 thresholds per fold (0.00–3.99; docs/method.md and this
 module add 4.00, see DEFAULT_THRESHOLDS); here every threshold
 and every fold is counted at once from sorted distances (``np.searchsorted``), which
 gives the same counts in a few milliseconds for 6,000 pairs.
@@ -22,41 +22,15 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from clusterface.config.schema import EvalConfig
+from clusterface.ops import DegenerateEmbeddingError, check_embeddings
 
-class DegenerateEmbeddingError(ValueError):
-    """Embeddings or scores that cannot be evaluated (NaN/inf, or all identical)."""
-
-
-# METHOD.md: thresholds 0.00..4.00 step 0.01 (401 values). The first 400 are the same floats as
-# insightface's np.arange(0, 4, 0.01), so `dist < t` decides ties exactly as that reference; 4.00
-# (every pair "same" except exactly antipodal ones) is the one extra value.
+# docs/method.md, Evaluation protocols: thresholds 0.00..4.00 step 0.01 (401 values). The first
+# 400 are the same floats as insightface's np.arange(0, 4, 0.01), so `dist < t` decides ties
+# exactly as that reference; 4.00 (every pair "same" except exactly antipodal ones) is the one
+# extra value.
 DEFAULT_THRESHOLDS: NDArray[np.float64] = np.arange(0, 4.005, 0.01)
-DEFAULT_FARS: tuple[float, ...] = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6)
-
-
-def check_embeddings(embeddings: ArrayLike, what: str = "embeddings") -> NDArray[np.float32]:
-    """Return ``embeddings`` (N, d) as float32 after checking they are finite and not all identical.
-
-    A model that collapsed (every image mapped to the same vector) or produced NaN would
-    otherwise score ~50% verification accuracy, which looks like a number; this is an error.
-    """
-    emb = np.asarray(embeddings, dtype=np.float32)
-    if emb.ndim != 2 or emb.shape[0] == 0:
-        raise DegenerateEmbeddingError(f"{what}: expected a non-empty (N, d) array, got shape {emb.shape}")
-    bad = ~np.isfinite(emb).all(axis=1)
-    if bad.any():
-        raise DegenerateEmbeddingError(
-            f"{what}: {int(bad.sum())} of {len(emb)} embeddings contain NaN or inf (first at row {int(np.argmax(bad))})"
-        )
-    if len(emb) > 1 and float(np.ptp(emb, axis=0).max()) <= 1e-6 * max(1.0, float(np.abs(emb).max())):
-        raise DegenerateEmbeddingError(f"{what}: all {len(emb)} embeddings are identical (a collapsed model)")
-    return emb
-
-
-def l2_normalize(x: ArrayLike, eps: float = 1e-12) -> NDArray[np.float32]:
-    """Rows divided by their L2 norm (float32)."""
-    arr = np.asarray(x, dtype=np.float32)
-    return arr / np.maximum(np.linalg.norm(arr, axis=1, keepdims=True), eps)
+DEFAULT_FARS: tuple[float, ...] = EvalConfig().fars
 
 
 def pair_distances(embeddings: ArrayLike) -> NDArray[np.float64]:
@@ -115,24 +89,10 @@ def _counts_below(dist: NDArray[np.float64], thresholds: NDArray[np.float64]) ->
     return np.searchsorted(np.sort(dist), thresholds, side="left").astype(np.int64)
 
 
-def verification_10fold(
-    distances: ArrayLike,
-    issame: ArrayLike,
-    n_folds: int = 10,
-    thresholds: ArrayLike | None = None,
-    far_target: float = 1e-3,
-    kind: Literal["distance", "cosine"] = "distance",
-) -> VerificationResult:
-    """10-fold verification accuracy and VAL@FAR from pair distances (METHOD.md, Evaluation protocols).
-
-    distances: (P,) squared distances ``‖e1 − e2‖²`` of L2-normalised features, pairs in file order
-    (``kind="cosine"``: cosine similarities, converted with ‖e1 − e2‖² = 2 − 2 cos);
-    issame: (P,) bool. Same rule as insightface's ``calculate_roc`` / ``calculate_val``:
-    predicted same ⇔ ``dist < t``; per fold, the threshold of best accuracy on the other folds is
-    applied to the held-out fold. VAL@FAR: on the training folds the threshold giving ``far_target``
-    is found by linear interpolation of FAR(t) (``interp1d(kind="slinear")`` in the reference; 0 when
-    the target FAR is never reached), and VAL/FAR are measured on the held-out fold.
-    """
+def _checked_pairs(
+    distances: ArrayLike, issame: ArrayLike, kind: Literal["distance", "cosine"]
+) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+    """(P,) squared distances and (P,) bool labels, checked: same length, finite, not all equal."""
     dist = np.asarray(distances, dtype=np.float64).ravel()
     if kind == "cosine":
         dist = 2.0 - 2.0 * dist
@@ -145,14 +105,43 @@ def verification_10fold(
         raise DegenerateEmbeddingError(
             f"all {dist.size} pair distances are equal ({dist[0]:.4g}): the embeddings are degenerate"
         )
-    thr = DEFAULT_THRESHOLDS if thresholds is None else np.asarray(thresholds, dtype=np.float64)
-    folds = kfold_slices(dist.size, n_folds)
+    return dist, same
 
-    # counts[f, t]: genuine / impostor pairs of fold f with dist < thr[t]
+
+def _fold_counts(
+    dist: NDArray[np.float64], same: NDArray[np.bool_], thr: NDArray[np.float64], folds: list[slice]
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    """tp[f, t] / fp[f, t]: genuine / impostor pairs of fold f with dist < thr[t]; (F,) genuine and impostor counts."""
     tp = np.stack([_counts_below(dist[s][same[s]], thr) for s in folds])
     fp = np.stack([_counts_below(dist[s][~same[s]], thr) for s in folds])
     n_same = np.array([same[s].sum() for s in folds], dtype=np.int64)
     n_diff = np.array([(~same[s]).sum() for s in folds], dtype=np.int64)
+    return tp, fp, n_same, n_diff
+
+
+def verification_10fold(
+    distances: ArrayLike,
+    issame: ArrayLike,
+    n_folds: int = 10,
+    thresholds: ArrayLike | None = None,
+    far_target: float = 1e-3,
+    kind: Literal["distance", "cosine"] = "distance",
+) -> VerificationResult:
+    """10-fold verification accuracy and VAL@FAR from pair distances (docs/method.md, Evaluation protocols).
+
+    distances: (P,) squared distances ``‖e1 − e2‖²`` of L2-normalised features, pairs in file order
+    (``kind="cosine"``: cosine similarities, converted with ‖e1 − e2‖² = 2 − 2 cos);
+    issame: (P,) bool. Same rule as insightface's ``calculate_roc`` / ``calculate_val``:
+    predicted same ⇔ ``dist < t``; per fold, the threshold of best accuracy on the other folds is
+    applied to the held-out fold. VAL@FAR: on the training folds the threshold giving ``far_target``
+    is found by linear interpolation of FAR(t) (``interp1d(kind="slinear")`` in the reference; 0 when
+    the target FAR is never reached), and VAL/FAR are measured on the held-out fold.
+    """
+    dist, same = _checked_pairs(distances, issame, kind)
+    thr = DEFAULT_THRESHOLDS if thresholds is None else np.asarray(thresholds, dtype=np.float64)
+    folds = kfold_slices(dist.size, n_folds)
+
+    tp, fp, n_same, n_diff = _fold_counts(dist, same, thr, folds)
     n_pairs = n_same + n_diff
 
     # tn = n_diff - fp; accuracy = (tp + tn) / n

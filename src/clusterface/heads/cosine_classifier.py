@@ -1,12 +1,12 @@
-"""Cosine classifier head: s * margin(cos(x, W)) logits (METHOD.md, CG-ArcFace)."""
+"""Cosine classifier head: s * margin(cos(x, W)) logits (docs/method.md, CG-ArcFace)."""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from clusterface.heads.angular import at_least_float32, l2_normalize
 from clusterface.heads.margin import Margin
+from clusterface.ops import at_least_float32, l2_normalize
 
 
 class CosineClassifier(nn.Module):

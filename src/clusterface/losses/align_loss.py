@@ -1,11 +1,11 @@
-"""Cluster-aligning loss: pull each classifier row towards its momentum centre (METHOD.md)."""
+"""Cluster-aligning loss: pull each classifier row towards its momentum centre (docs/method.md, Cluster aligning)."""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from clusterface.heads.angular import at_least_float32, l2_normalize
+from clusterface.ops import at_least_float32, l2_normalize
 
 
 class ClusterAlignLoss(nn.Module):

@@ -1,11 +1,11 @@
-"""Supervised contrastive clustering loss with per-centre temperature (METHOD.md, SCC)."""
+"""Supervised contrastive clustering loss with per-centre temperature (docs/method.md, SCC)."""
 
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from clusterface.heads.angular import at_least_float32, l2_normalize
+from clusterface.ops import at_least_float32, l2_normalize
 
 MASKED_LOGIT = -1e9  # logit of a centre that does not exist yet: exp() underflows to exactly 0
 

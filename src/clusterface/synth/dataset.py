@@ -13,8 +13,8 @@ import torch
 from torch.utils.data import Dataset
 
 from clusterface.config.schema import SynthConfig
+from clusterface.data.decode import decode_face
 from clusterface.synth.plan import ImageRecord, build_plan
-from clusterface.synth.render import decode_jpeg
 from clusterface.synth.sampling import render_record
 
 
@@ -47,5 +47,4 @@ class SynthFacesDataset(Dataset[tuple[torch.Tensor, int]]):
         return out.jpeg
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
-        rgb = decode_jpeg(self.jpeg(i))
-        return torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1))), int(self.labels[i])
+        return decode_face(self.jpeg(i), f"synth {self.split}[{i}]"), int(self.labels[i])

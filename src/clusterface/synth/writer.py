@@ -211,7 +211,9 @@ def _clean_temporaries(root: Path) -> None:
 
 
 def _contact_sheet(plan: SynthPlan, paths: SynthPaths, rows: int = 12, cols: int = 10) -> np.ndarray:
-    """Test identities (look-alike families first, next to each other) x their first images."""
+    """Test identities (look-alike families first, next to each other) x their first images, BGR for cv2."""
+    from clusterface.data.decode import ImageDecodeError, read_face  # main process only: workers skip torch
+
     ids = plan.test_ids.tolist()
     fams: dict[int, list[int]] = {}
     for i in ids:
@@ -222,10 +224,12 @@ def _contact_sheet(plan: SynthPlan, paths: SynthPaths, rows: int = 12, cols: int
     sheet = np.full((len(chosen) * tile, cols * tile, 3), 255, np.uint8)
     for r, ident in enumerate(chosen):
         for c in range(min(cols, int(plan.counts[ident]))):
-            img = cv2.imread(str(paths.test_images_dir / folder_name(ident) / f"{c}.jpg"), cv2.IMREAD_COLOR)
-            if img is not None:
-                sheet[r * tile : (r + 1) * tile, c * tile : (c + 1) * tile] = img
-    return sheet  # BGR, as read
+            try:
+                rgb = read_face(paths.test_images_dir / folder_name(ident) / f"{c}.jpg", tile).numpy()
+            except ImageDecodeError:
+                continue
+            sheet[r * tile : (r + 1) * tile, c * tile : (c + 1) * tile] = rgb[::-1].transpose(1, 2, 0)
+    return sheet
 
 
 def _pairs_info(pairs: PairSet, split: str) -> dict[str, object]:
