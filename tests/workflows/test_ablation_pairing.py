@@ -38,7 +38,7 @@ def _trainers(seeds):
         seeds,
         [parse_dataset("default")],
         quick=True,
-        overrides=["model.embedding_dim=32", "data.workers=0", "train.batch_size=16"],
+        overrides=["model.embedding_dim=32", "data.workers=0", "schedule.batch_size=16"],
         study_dir="unused",
     )
     data = Faces()
@@ -47,7 +47,7 @@ def _trainers(seeds):
 
 def _first_batch_labels(trainer):
     trainer.sampler.set_epoch(0)
-    trainer.loader_generator.manual_seed(trainer.cfg.train.seed * 7919)
+    trainer.loader_generator.manual_seed(trainer.cfg.runtime.seed * 7919)
     _, labels = next(iter(trainer.loader))
     return labels
 
@@ -81,9 +81,9 @@ def test_rows_differ_only_in_their_method_sections():
     trees = [c.config.model_dump(mode="json") for c in cells]
     for t in trees[1:]:
         differing = {k for k in t if t[k] != trees[0][k]}
-        assert differing <= {"margin", "objective", "train"}
-        assert {k for k in t["train"] if t["train"][k] != trees[0]["train"][k]} <= {"out_dir"}
-    assert all(c.config.train.seed == 3 for c in cells)
+        assert differing <= {"margin", "objective", "runtime"}
+        assert {k for k in t["runtime"] if t["runtime"][k] != trees[0]["runtime"][k]} <= {"out_dir"}
+    assert all(c.config.runtime.seed == 3 for c in cells)
     assert len({c.key for c in cells}) == 7
 
 
@@ -103,9 +103,9 @@ def test_dataset_spec_parameters_reach_the_config():
     assert cell.config.synth.preset == "hard" and cell.config.synth.label_noise == 0.05
     assert cell.config.synth.identities == 600
     assert Path(cell.config.synth.root).parent == Path("d")
-    assert cell.config.train.out_dir == Path("s") / "cells" / cell.key / "run"
+    assert cell.config.runtime.out_dir == Path("s") / "cells" / cell.key / "run"
     # where it runs and how many workers it uses do not change the cell
     (moved,) = plan_study(rows, [0], [ds], data_root="elsewhere", study_dir="t", overrides=["data.workers=0"])
     assert moved.key == cell.key
-    (other,) = plan_study(rows, [0], [ds], data_root="d", study_dir="s", overrides=["train.lr=0.05"])
+    (other,) = plan_study(rows, [0], [ds], data_root="d", study_dir="s", overrides=["optim.lr=0.05"])
     assert other.key != cell.key

@@ -55,13 +55,9 @@ def _verdict_word(p: Mapping[str, Any]) -> str:
     return {"wins": "**wins**", "loses": "**loses**"}.get(v, v)
 
 
-def _dataset_markdown(name: str, ds: Mapping[str, Any], images: Mapping[str, str]) -> list[str]:
-    rows = list(ds["rows"])
-    base = ds["baseline"]
+def _setup_md(ds: Mapping[str, Any]) -> list[str]:
     setup = ds["setup"]
     md = [
-        f"## Dataset `{name}`",
-        "",
         f"Data `{setup.get('dataset_spec')}`: {setup.get('train_classes')} training identities "
         f"({setup.get('train_images')} images), held out: {setup.get('test_identities')} identities, "
         f"{setup.get('test_faces')} faces, {setup.get('test_pairs')} verification pairs. "
@@ -71,7 +67,13 @@ def _dataset_markdown(name: str, ds: Mapping[str, Any], images: Mapping[str, str
     unreachable = setup.get("tar_unreachable") or {}
     if unreachable:
         md += [f"TAR@{k}: n/a — {v}" for k, v in unreachable.items()] + [""]
-    md += [
+    return md
+
+
+def _metric_tables_md(ds: Mapping[str, Any]) -> list[str]:
+    rows, base = list(ds["rows"]), ds["baseline"]
+    others = [r for r in rows if r != base]
+    return [
         "### Mean over seeds ± half-width of the 95 % Student-t interval",
         "",
         md_table(
@@ -86,41 +88,51 @@ def _dataset_markdown(name: str, ds: Mapping[str, Any], images: Mapping[str, str
         "",
         md_table(
             ["row", *(m.label for m in METRICS)],
-            [
-                [r, *(_paired_cell(ds["rows"][r]["paired"].get(m.key, {}), m) for m in METRICS)]
-                for r in rows
-                if r != base
-            ],
+            [[r, *(_paired_cell(ds["rows"][r]["paired"].get(m.key, {}), m) for m in METRICS)] for r in others],
         ),
         "",
         f"### Verdict against `{base}` (wins / loses only where the paired interval excludes 0)",
         "",
         md_table(
             ["row", *(m.label for m in METRICS)],
-            [[r, *(_verdict_word(ds["rows"][r]["paired"].get(m.key, {})) for m in METRICS)] for r in rows if r != base],
+            [[r, *(_verdict_word(ds["rows"][r]["paired"].get(m.key, {})) for m in METRICS)] for r in others],
         ),
         "",
     ]
-    diff = ds["difficulty"]
-    if diff["rows"]:
-        q = len(diff["baseline_nn1"])
-        pct = Metric("nn1", "", ())
-        md += [
-            "### Gain by identity difficulty",
-            "",
-            f"Held-out identities split into quartiles of {diff['quartile_of']}, per seed. Cells: per-identity "
-            f"leave-one-out 1-NN identification accuracy, row − {base}, in points (mean ± 95 % interval over seeds).",
-            "",
-            md_table(
-                ["row", *(f"Q{i + 1}" for i in range(q))],
-                [[f"{base} (accuracy itself)", *(fmt_interval(iv, pct) for iv in diff["baseline_nn1"])]]
-                + [[r, *(fmt_interval(iv, pct, signed=True) for iv in diff["rows"][r])] for r in diff["rows"]],
-            ),
-            "",
-        ]
-    one = Metric("x", "", (), 1.0, 3)
-    deg = Metric("x", "", (), 1.0, 2)
-    md += [
+
+
+def _difficulty_md(ds: Mapping[str, Any]) -> list[str]:
+    diff, base = ds["difficulty"], ds["baseline"]
+    if not diff["rows"]:
+        return []
+    q = len(diff["baseline_nn1"])
+    pct = Metric("nn1", "", ())
+    return [
+        "### Gain by identity difficulty",
+        "",
+        f"Held-out identities split into quartiles of {diff['quartile_of']}, per seed. Cells: per-identity "
+        f"leave-one-out 1-NN identification accuracy, row − {base}, in points (mean ± 95 % interval over seeds).",
+        "",
+        md_table(
+            ["row", *(f"Q{i + 1}" for i in range(q))],
+            [[f"{base} (accuracy itself)", *(fmt_interval(iv, pct) for iv in diff["baseline_nn1"])]]
+            + [[r, *(fmt_interval(iv, pct, signed=True) for iv in diff["rows"][r])] for r in diff["rows"]],
+        ),
+        "",
+    ]
+
+
+def _separation_md(ds: Mapping[str, Any]) -> list[str]:
+    one, deg = Metric("x", "", (), 1.0, 3), Metric("x", "", (), 1.0, 2)
+    cols = [
+        ("similarity", "genuine_mean", one),
+        ("similarity", "impostor_mean", one),
+        ("similarity", "d_prime", one),
+        ("angles", "intra_mean_deg", deg),
+        ("angles", "inter_nearest_mean_deg", deg),
+        ("angles", "inter_mean_deg", deg),
+    ]
+    return [
         "### Similarity distributions and angles (held-out identities)",
         "",
         "Genuine / impostor cosine similarity of the verification pairs and their separation "
@@ -129,34 +141,25 @@ def _dataset_markdown(name: str, ds: Mapping[str, Any], images: Mapping[str, str
         "",
         md_table(
             ["row", "genuine μ", "impostor μ", "d′", "intra angle °", "nearest identity °", "inter angle °"],
-            [
-                [
-                    r,
-                    fmt_interval(ds["rows"][r]["similarity"]["genuine_mean"], one),
-                    fmt_interval(ds["rows"][r]["similarity"]["impostor_mean"], one),
-                    fmt_interval(ds["rows"][r]["similarity"]["d_prime"], one),
-                    fmt_interval(ds["rows"][r]["angles"]["intra_mean_deg"], deg),
-                    fmt_interval(ds["rows"][r]["angles"]["inter_nearest_mean_deg"], deg),
-                    fmt_interval(ds["rows"][r]["angles"]["inter_mean_deg"], deg),
-                ]
-                for r in rows
-            ],
+            [[r, *(fmt_interval(row[g][k], m) for g, k, m in cols)] for r, row in ds["rows"].items()],
         ),
         "",
+    ]
+
+
+def _cost_md(ds: Mapping[str, Any]) -> list[str]:
+    def minutes(iv: Mapping[str, Any]) -> str:
+        return f"{_num(iv['mean']) / 60:.1f}" if iv["n"] else "n/a"
+
+    keys = ("train_wall_s", "eval_wall_s", "cpu_s")
+    return [
         "### Cost per cell (this machine; cells that ran without a resume)",
         "",
         md_table(
-            ["row", "cells", "train min", "evaluation min", "CPU-min"],
+            ["row", "cells", "train min", "evaluation min", "CPU-min (this process)"],
             [
-                [
-                    r,
-                    ds["rows"][r]["cost"]["cells_measured"],
-                    *(
-                        f"{_num(ds['rows'][r]['cost'][k]['mean']) / 60:.1f}" if ds["rows"][r]["cost"][k]["n"] else "n/a"
-                        for k in ("train_wall_s", "eval_wall_s", "cpu_s")
-                    ),
-                ]
-                for r in rows
+                [r, row["cost"]["cells_measured"], *(minutes(row["cost"][k]) for k in keys)]
+                for r, row in ds["rows"].items()
             ],
         ),
         "",
@@ -164,10 +167,15 @@ def _dataset_markdown(name: str, ds: Mapping[str, Any], images: Mapping[str, str
         "",
         md_table(
             ["row", "seed", "cell hash", "command"],
-            [[r, c["seed"], c["key"], f"`{c['reproduce']}`"] for r in rows for c in ds["rows"][r]["cells"]],
+            [[r, c["seed"], c["key"], f"`{c['reproduce']}`"] for r, row in ds["rows"].items() for c in row["cells"]],
         ),
         "",
     ]
+
+
+def _dataset_markdown(name: str, ds: Mapping[str, Any], images: Mapping[str, str]) -> list[str]:
+    md = [f"## Dataset `{name}`", "", *_setup_md(ds), *_metric_tables_md(ds), *_difficulty_md(ds)]
+    md += [*_separation_md(ds), *_cost_md(ds)]
     if images:
         md += ["### Plots", ""] + [f"![{alt}]({src})\n" for alt, src in images.items()]
     return md

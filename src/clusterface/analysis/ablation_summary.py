@@ -120,6 +120,61 @@ def difficulty_split(rows: dict[str, dict[int, dict[str, Any]]], baseline: str, 
     return out
 
 
+def _summarize_row(recs: dict[int, dict[str, Any]], base: dict[int, dict[str, Any]] | None) -> dict[str, Any]:
+    """One row of a dataset: metric intervals, paired differences to ``base`` (None for the baseline
+    itself), separation / angle statistics, cost, and the cells with their reproduce commands."""
+    any_rec = next(iter(recs.values()))
+    out: dict[str, Any] = {
+        "seeds": sorted(recs),
+        "row_config": any_rec.get("row_config"),
+        "metrics": {},
+        "paired": {},
+        "cells": [
+            {"seed": s, "key": r.get("key"), "reproduce": r.get("reproduce"), "cost": r.get("cost")}
+            for s, r in sorted(recs.items())
+        ],
+    }
+    for m in METRICS:
+        values = _by_seed(recs.values(), lambda r, m=m: metric_value(r, m))  # type: ignore[misc]
+        out["metrics"][m.key] = {**t_interval(list(values.values())).to_dict(), "per_seed": values}
+        if base is not None:
+            bvalues = _by_seed(base.values(), lambda r, m=m: metric_value(r, m))  # type: ignore[misc]
+            out["paired"][m.key] = paired_difference(values, bvalues).to_dict()
+    for group, keys in (
+        ("similarity", ("genuine_mean", "impostor_mean", "genuine_std", "impostor_std", "d_prime")),
+        ("angles", ("intra_mean_deg", "inter_nearest_mean_deg", "inter_mean_deg", "nn1_accuracy")),
+    ):
+        out[group] = {k: t_interval([_num(r.get(group, {}).get(k)) for r in recs.values()]).to_dict() for k in keys}
+    # cost only of cells that ran in one go (a resumed cell's record holds only its last part)
+    costs = [r.get("cost", {}) for r in recs.values() if r.get("cost", {}).get("steps_run") == r.get("steps")]
+    out["cost"] = {
+        k: t_interval([float(c[k]) for c in costs if c.get(k) is not None]).to_dict()
+        for k in ("train_wall_s", "eval_wall_s", "cpu_s")
+    }
+    out["cost"]["cells_measured"] = len(costs)
+    return out
+
+
+def _num(value: Any) -> float:
+    return math.nan if value is None else float(value)
+
+
+def _setup(first: dict[str, Any]) -> dict[str, Any]:
+    """What the cells of a dataset trained and were evaluated on (from one of its records)."""
+    return {
+        "epochs": first.get("epochs"),
+        "steps": first.get("steps"),
+        "train_classes": first.get("num_train_classes"),
+        "train_images": first.get("num_train_images"),
+        "test_pairs": first.get("verification", {}).get("num_pairs"),
+        "test_faces": first.get("clustering", {}).get("num_faces"),
+        "test_identities": first.get("clustering", {}).get("num_identities"),
+        "backbone": first.get("config", {}).get("model", {}).get("backbone"),
+        "dataset_spec": first.get("dataset_spec"),
+        "tar_unreachable": first.get("verification", {}).get("tar_unreachable", {}),
+    }
+
+
 def summarize_study(records: Sequence[dict[str, Any]], baseline: str | None = None) -> dict[str, Any]:
     """Per dataset: per row and metric the mean with its 95 % t interval over seeds, the paired
     difference to ``baseline`` (default: the first row whose name contains 'arcface', else the
@@ -131,56 +186,10 @@ def summarize_study(records: Sequence[dict[str, Any]], baseline: str | None = No
     for ds, rows in sorted(by_ds.items()):
         names = sorted(rows)
         base = baseline if baseline in rows else next((r for r in names if "arcface" in r), names[0])
-        ds_out: dict[str, Any] = {"baseline": base, "rows": {}}
-        for row in names:
-            recs = rows[row]
-            any_rec = next(iter(recs.values()))
-            row_out: dict[str, Any] = {
-                "seeds": sorted(recs),
-                "row_config": any_rec.get("row_config"),
-                "metrics": {},
-                "paired": {},
-                "cells": [
-                    {"seed": s, "key": r.get("key"), "reproduce": r.get("reproduce"), "cost": r.get("cost")}
-                    for s, r in sorted(recs.items())
-                ],
-            }
-            for m in METRICS:
-                values = _by_seed(recs.values(), lambda r, m=m: metric_value(r, m))  # type: ignore[misc]
-                row_out["metrics"][m.key] = {**t_interval(list(values.values())).to_dict(), "per_seed": values}
-                if row != base:
-                    bvalues = _by_seed(rows[base].values(), lambda r, m=m: metric_value(r, m))  # type: ignore[misc]
-                    row_out["paired"][m.key] = paired_difference(values, bvalues).to_dict()
-            for group, keys in (
-                ("similarity", ("genuine_mean", "impostor_mean", "genuine_std", "impostor_std", "d_prime")),
-                ("angles", ("intra_mean_deg", "inter_nearest_mean_deg", "inter_mean_deg", "nn1_accuracy")),
-            ):
-                row_out[group] = {
-                    k: t_interval(
-                        [math.nan if r.get(group, {}).get(k) is None else r[group][k] for r in recs.values()]
-                    ).to_dict()
-                    for k in keys
-                }
-            costs = [r.get("cost", {}) for r in recs.values() if r.get("cost", {}).get("steps_run") == r.get("steps")]
-            row_out["cost"] = {
-                k: t_interval([float(c[k]) for c in costs if c.get(k) is not None]).to_dict()
-                for k in ("train_wall_s", "eval_wall_s", "cpu_s")
-            }
-            row_out["cost"]["cells_measured"] = len(costs)
-            ds_out["rows"][row] = row_out
-        ds_out["difficulty"] = difficulty_split(rows, base)
-        first = next(iter(next(iter(rows.values())).values()))
-        ds_out["setup"] = {
-            "epochs": first.get("epochs"),
-            "steps": first.get("steps"),
-            "train_classes": first.get("num_train_classes"),
-            "train_images": first.get("num_train_images"),
-            "test_pairs": first.get("verification", {}).get("num_pairs"),
-            "test_faces": first.get("clustering", {}).get("num_faces"),
-            "test_identities": first.get("clustering", {}).get("num_identities"),
-            "backbone": first.get("config", {}).get("model", {}).get("backbone"),
-            "dataset_spec": first.get("dataset_spec"),
-            "tar_unreachable": first.get("verification", {}).get("tar_unreachable", {}),
+        out["datasets"][ds] = {
+            "baseline": base,
+            "rows": {row: _summarize_row(rows[row], None if row == base else rows[base]) for row in names},
+            "difficulty": difficulty_split(rows, base),
+            "setup": _setup(next(iter(rows[base].values()))),
         }
-        out["datasets"][ds] = ds_out
     return out

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from clusterface.analysis.evaluate_model import ModelEvaluation
 from clusterface.analysis.plots import class_dispersion
+from clusterface.analysis.results import ModelEvaluation
 
 #: TAR@FAR values reported by the study (those the pair set cannot reach are null, with the reason).
 STUDY_FARS: tuple[float, ...] = (1e-2, 1e-3, 1e-4)

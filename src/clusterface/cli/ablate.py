@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -75,8 +77,30 @@ def ablate_command(
     report (ablation.md / .html / .json, plots) into --study-dir; per row the mean ± 95 % interval over
     seeds and the difference to ArcFace paired by seed.
     """
-    from clusterface.analysis.ablation_report import write_ablation_report
-    from clusterface.analysis.ablation_summary import load_cell_records
+    study = study_dir or Path("runs/ablation-quick" if quick else "runs/ablation")
+    results = results_dir or (study / "results" if quick else Path("results/ablation"))
+    failed = 0
+    if not report_only:
+        code = _run_cells(rows, seeds, datasets, config, overrides or [], quick, study, results, data_root, jobs)
+        if code == EXIT_INTERRUPTED:
+            return code
+        failed = code
+    return _write_report(results, study, baseline, failed)
+
+
+def _run_cells(
+    rows: list[Path] | None,
+    seeds: str | None,
+    datasets: list[str] | None,
+    config: Path | None,
+    overrides: list[str],
+    quick: bool,
+    study: Path,
+    results: Path,
+    data_root: Path | None,
+    jobs: int,
+) -> int:
+    """Plan and run the study; returns the number of failed cells, or EXIT_INTERRUPTED."""
     from clusterface.workflows.ablation import (
         DEFAULT_DATASETS,
         DEFAULT_SEEDS,
@@ -88,43 +112,48 @@ def ablate_command(
         run_study,
     )
 
-    default_dir = Path("runs/ablation-quick") if quick else Path("runs/ablation")
-    study = study_dir or default_dir
-    results = results_dir or (study / "results" if quick else Path("results/ablation"))
-    failed = 0
-    if not report_only:
-        try:
-            cells = plan_study(
-                load_rows(rows),
-                _seeds(seeds) if seeds else list(QUICK_SEEDS if quick else DEFAULT_SEEDS),
-                [parse_dataset(d) for d in (datasets or DEFAULT_DATASETS)],
-                config_path=config,
-                overrides=overrides or [],
-                quick=quick,
-                data_root=data_root or Path("data/ablation-quick" if quick else "data/ablation"),
-                study_dir=study,
-            )
-        except ConfigError as err:
-            raise typer.BadParameter(str(err)) from err
-        typer.echo(f"ablation: {len(cells)} cells -> {study} (records: {results})")
-        try:
-            outcome = run_study(cells, study, results, jobs=jobs)
-        except StudyInterrupted as err:
-            typer.echo(f"interrupted: {err}", err=True)
-            return EXIT_INTERRUPTED
-        for o in outcome.failed:
-            typer.echo(
-                f"FAILED {o.cell.label}: {o.error} (traceback: {study / 'cells' / o.cell.key / 'error.txt'})", err=True
-            )
-        failed = len(outcome.failed)
+    try:
+        cells = plan_study(
+            load_rows(rows),
+            _seeds(seeds) if seeds else list(QUICK_SEEDS if quick else DEFAULT_SEEDS),
+            [parse_dataset(d) for d in (datasets or DEFAULT_DATASETS)],
+            config_path=config,
+            overrides=overrides,
+            quick=quick,
+            data_root=data_root or Path("data/ablation-quick" if quick else "data/ablation"),
+            study_dir=study,
+        )
+    except ConfigError as err:
+        raise typer.BadParameter(str(err)) from err
+    typer.echo(f"ablation: {len(cells)} cells -> {study} (records: {results})")
+    try:
+        outcome = run_study(cells, study, results, jobs=jobs)
+    except StudyInterrupted as err:
+        typer.echo(f"interrupted: {err}", err=True)
+        if jobs > 1:  # cells running in threads cannot be stopped gracefully; they resume from checkpoints
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(EXIT_INTERRUPTED)
+        return EXIT_INTERRUPTED
+    for o in outcome.failed:
+        typer.echo(
+            f"FAILED {o.cell.label}: {o.error} (traceback: {study / 'cells' / o.cell.key / 'error.txt'})", err=True
+        )
+    return len(outcome.failed)
+
+
+def _write_report(results: Path, study: Path, baseline: str | None, failed: int) -> int:
+    """The report with plots into the study directory, the tables beside the records; the exit code."""
+    from clusterface.analysis.ablation_report import write_ablation_report
+    from clusterface.analysis.ablation_summary import load_cell_records
+
     try:
         records = load_cell_records(results)
     except (FileNotFoundError, ValueError) as err:
         typer.echo(f"error: {err}", err=True)
         return 2
     files = write_ablation_report(records, study, baseline=baseline)
-    # the committable copy beside the records: tables only, no images
-    write_ablation_report(records, results, baseline=baseline, plots_too=False)
+    write_ablation_report(records, results, baseline=baseline, plots_too=False)  # committable: no images
     typer.echo(f"report: {files['md']} ({files['html']}); tables: {results / 'ablation.md'}")
     if failed:
         typer.echo(f"{failed} cell(s) failed; the report covers the others", err=True)

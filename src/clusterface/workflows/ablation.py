@@ -12,7 +12,7 @@ cells and resumes an unfinished one from its newest checkpoint (the trainer rest
 order, RNG and optimiser state), so a study stopped by Ctrl-C or SIGKILL loses at most the
 steps since the last checkpoint.
 
-Pairing. Every row of a seed runs with ``train.seed = seed`` on the same dataset: the trainer
+Pairing. Every row of a seed runs with ``runtime.seed = seed`` on the same dataset: the trainer
 seeds before building the backbone and the classifier and draws the data order and the flips
 from the seed, so all rows of a seed start from the same weights and see the same batches
 (tests/workflows/test_ablation_pairing.py). Differences between rows of one seed are due to the
@@ -58,23 +58,18 @@ STUDY_DEFAULTS: dict[str, Any] = {
     "synth": {"identities": 600, "test_fraction": 0.2, "val_fraction": 0.1, "images_median": 10},
     "data": {"source": "synth-disk", "workers": 2},
     "model": {"backbone": "cfnet_s", "embedding_dim": 512},
-    "train": {
-        "epochs": 2,
-        "batch_size": 64,
-        "lr": 0.1,
-        "lr_warmup_epochs": 0.2,
-        "eval_every_epochs": 0,
-        "keep_checkpoints": 1,
-        "checkpoint_every_steps": 25,  # a killed cell loses at most 25 steps
-        "log_every_steps": 10,
-    },
+    "schedule": {"epochs": 2, "batch_size": 64, "warmup_epochs": 0.2},
+    "optim": {"lr": 0.1},
+    "eval": {"every_epochs": 0},
+    "checkpoint": {"keep": 1, "every_steps": 25},  # a killed cell loses at most 25 steps
+    "logging": {"every_steps": 10},
     "objective": {"warmup_epochs": 0.5},  # the cluster terms act for the last 75 % of the run
 }
 # --quick: a short look in a few minutes on 2 cores (every row, 2 seeds, a small set, 2 epochs).
 QUICK_DEFAULTS: dict[str, Any] = {
     "synth": {"identities": 64, "images_median": 8, "images_max": 20, "val_fraction": 0.0},
     "model": {"embedding_dim": 128},
-    "train": {"epochs": 2, "batch_size": 32, "lr_warmup_epochs": 0.3},
+    "schedule": {"epochs": 2, "batch_size": 32, "warmup_epochs": 0.3},
     "objective": {"warmup_epochs": 0.5},
 }
 QUICK_SEEDS: tuple[int, ...] = (0, 1)
@@ -85,11 +80,11 @@ _NOT_HASHED: tuple[tuple[str, ...], ...] = (
     ("synth", "root"),
     ("synth", "workers"),
     ("data", "workers"),
-    ("train", "out_dir"),
-    ("train", "keep_checkpoints"),
-    ("train", "checkpoint_every_steps"),
-    ("train", "log_every_steps"),
-    ("train", "dist_timeout_s"),
+    ("runtime", "out_dir"),
+    ("runtime", "dist_timeout_s"),
+    ("checkpoint", "keep"),
+    ("checkpoint", "every_steps"),
+    ("logging", "every_steps"),
     ("eval", "batch_size"),
 )
 
@@ -298,13 +293,13 @@ def plan_study(
             for row in rows:
                 tree = merge_trees(merge_trees(base, ds.tree), row.tree)
                 try:
-                    cfg = load_config(None, [*overrides, f"train.seed={seed}"], base=tree)
+                    cfg = load_config(None, [*overrides, f"runtime.seed={seed}"], base=tree)
                 except ConfigError as err:
                     raise ConfigError(f"row {row.path}, dataset {ds.spec!r}: {err}") from err
                 if cfg.data.source in ("synth", "synth-disk") and "root" not in ds.tree.get("synth", {}):
                     cfg.synth.root = _synth_root(Path(data_root), ds.name, config_to_dict(cfg))
                 key = cell_key(cfg, ds)
-                cfg.train.out_dir = Path(study_dir) / "cells" / key / "run"
+                cfg.runtime.out_dir = Path(study_dir) / "cells" / key / "run"
                 cmd = ["clusterface", "ablate", "--rows", str(row.path), "--seeds", str(seed), "--dataset", ds.spec]
                 if config_path is not None:
                     cmd += ["--config", str(config_path)]
@@ -370,25 +365,15 @@ def _cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def run_cell(cell: AblationCell, study_dir: Path, progress: bool = False) -> dict[str, Any]:
-    """Train (or resume) and evaluate one cell; returns its record (also written to its result.json).
-
-    Raises ``StudyInterrupted`` when training was stopped by a signal (the checkpoint is on disk).
-    """
-    from clusterface.analysis import evaluate_model, memory_arrays_from_checkpoint
-    from clusterface.analysis.cell_summary import summarize_evaluation
-    from clusterface.evaluation import load_embedder
-    from clusterface.evaluation.caching_embedder import CachingEmbedder
+def _train_cell(cell: AblationCell, run_dir: Path, progress: bool) -> tuple[Any, Any, Path]:
+    """Train or resume a cell's run; returns (train result, training set, final checkpoint)."""
     from clusterface.training import CheckpointRotation, build_train_dataset, train
 
     cfg = cell.config
-    cell_dir = study_dir / "cells" / cell.key
-    run_dir = cell_dir / "run"
-    bin_path, cluster_set, val_bin = _eval_sets(cell)
-    t_wall, t_cpu = time.perf_counter(), _cpu_seconds()
+    _, _, val_bin = _eval_sets(cell)
     train_set = build_train_dataset(cfg)
     evaluate_fn = None
-    if val_bin is not None and cfg.train.eval_every_epochs:
+    if val_bin is not None and cfg.eval.every_epochs:  # learning curves on the validation split
         from clusterface.evaluation import evaluate_bin
 
         def evaluate_fn(model):  # type: ignore[no-untyped-def]
@@ -401,8 +386,17 @@ def run_cell(cell: AblationCell, study_dir: Path, progress: bool = False) -> dic
     checkpoint = CheckpointRotation(run_dir / "checkpoints").latest()
     if checkpoint is None:
         raise RuntimeError(f"{cell.label}: training ended ({result.status}) without a checkpoint in {run_dir}")
-    train_wall = time.perf_counter() - t_wall
-    t_eval = time.perf_counter()
+    return result, train_set, checkpoint
+
+
+def _evaluate_cell(cell: AblationCell, checkpoint: Path) -> tuple[Any, int]:
+    """The standard evaluation of a cell's checkpoint on held-out identities; (ModelEvaluation, crops embedded)."""
+    from clusterface.evaluation import load_embedder
+    from clusterface.evaluation.caching_embedder import CachingEmbedder
+    from clusterface.workflows.evaluation import evaluate_model, memory_arrays_from_checkpoint
+
+    cfg = cell.config
+    bin_path, cluster_set, _ = _eval_sets(cell)
     # the pairs and the clustering set share their images: embed each distinct crop once
     embedder = CachingEmbedder(load_embedder(checkpoint))
     ev = evaluate_model(
@@ -417,7 +411,22 @@ def run_cell(cell: AblationCell, study_dir: Path, progress: bool = False) -> dic
         progress=False,
     )
     ev.memory_phi, ev.memory_margins = memory_arrays_from_checkpoint(checkpoint) or (None, None)
-    eval_wall = time.perf_counter() - t_eval
+    return ev, embedder.embedded
+
+
+def run_cell(cell: AblationCell, study_dir: Path, progress: bool = False) -> dict[str, Any]:
+    """Train (or resume) and evaluate one cell; returns its record (also written to its result.json).
+
+    Raises ``StudyInterrupted`` when training was stopped by a signal (the checkpoint is on disk).
+    """
+    from clusterface.analysis.cell_summary import summarize_evaluation
+
+    cfg = cell.config
+    cell_dir = study_dir / "cells" / cell.key
+    t_wall, t_cpu = time.perf_counter(), _cpu_seconds()
+    result, train_set, checkpoint = _train_cell(cell, cell_dir / "run", progress)
+    t_eval = time.perf_counter()
+    ev, embedded = _evaluate_cell(cell, checkpoint)
     record: dict[str, Any] = {
         "format": CELL_FORMAT,
         "key": cell.key,
@@ -428,20 +437,20 @@ def run_cell(cell: AblationCell, study_dir: Path, progress: bool = False) -> dic
         "seed": cell.seed,
         "reproduce": cell.reproduce,
         "steps": result.global_step,
-        "epochs": cfg.train.epochs,
+        "epochs": cfg.schedule.epochs,
         "num_train_classes": int(getattr(train_set, "num_classes", 0) or 0),
-        "num_train_images": len(train_set),  # type: ignore[arg-type]
+        "num_train_images": len(train_set),
         "cost": {
-            # of this invocation: a resumed cell counts only the steps it ran now (resumed_steps says how many)
-            "train_wall_s": round(train_wall, 1),
-            "eval_wall_s": round(eval_wall, 1),
+            # of this invocation: a resumed cell counts only the steps it ran now (steps_run says how many)
+            "train_wall_s": round(t_eval - t_wall, 1),
+            "eval_wall_s": round(time.perf_counter() - t_eval, 1),
             "cpu_s": round(_cpu_seconds() - t_cpu, 1),
             "steps_run": len(result.losses),
-            "images_embedded": embedder.embedded,
+            "images_embedded": embedded,
             "torch_threads": _torch_threads(),
         },
         **summarize_evaluation(ev, STUDY_CLUSTER_METHODS),
-        "learning_curve": _learning_curve(run_dir),
+        "learning_curve": _learning_curve(cell_dir / "run"),
         "config": config_to_dict(cfg),
     }
     _write_json_atomic(cell_dir / "result.json", record)
@@ -490,7 +499,7 @@ def run_study(
     _prepare_datasets(pending, say)
     bar = tqdm(
         total=len(cells),
-        initial=len(cells) - len(pending),
+        initial=len(cells) - len(pending),  # tqdm's rate (and so the ETA) counts only the cells run now
         desc="ablation cells",
         unit="cell",
         disable=not progress,
@@ -514,29 +523,35 @@ def run_study(
                 bar.set_postfix_str(cell.label, refresh=True)
                 finish(_guarded(cell, study, progress))
         else:
-            import torch
-
-            threads = torch.get_num_threads()
-            torch.set_num_threads(max(1, threads // jobs))  # per OpenMP team: each running cell gets its share
-            try:
-                with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="ablation-cell") as pool:
-                    running: set[Future[CellOutcome]] = {pool.submit(_guarded, c, study) for c in pending}
-                    try:
-                        while running:
-                            finished, running = wait(running, return_when=FIRST_COMPLETED)
-                            for f in finished:
-                                finish(f.result())
-                    except KeyboardInterrupt:
-                        for f in running:
-                            f.cancel()
-                        raise StudyInterrupted(
-                            "stopped; the cells that were training resume from their last checkpoint on rerun"
-                        ) from None
-            finally:
-                torch.set_num_threads(threads)
+            _run_side_by_side(pending, study, jobs, finish)
     finally:
         bar.close()
     return out
+
+
+def _run_side_by_side(
+    pending: Sequence[AblationCell], study: Path, jobs: int, finish: Callable[[CellOutcome], None]
+) -> None:
+    """``jobs`` cells at a time in threads, each with its share of the intra-op threads."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(max(1, threads // jobs))  # per OpenMP team: each running cell gets its share
+    pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="ablation-cell")
+    try:
+        running: set[Future[CellOutcome]] = {pool.submit(_guarded, c, study) for c in pending}
+        while running:
+            finished, running = wait(running, return_when=FIRST_COMPLETED)
+            for f in finished:
+                finish(f.result())
+    except KeyboardInterrupt:
+        # The trainer can catch signals only in the main thread: cells running in threads are stopped
+        # with the process (the CLI exits at once) and resume from their last checkpoint on rerun.
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise StudyInterrupted("stopped; running cells resume from their last checkpoint on rerun") from None
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+        torch.set_num_threads(threads)
 
 
 def _guarded(cell: AblationCell, study: Path, progress: bool = False) -> CellOutcome:
