@@ -102,7 +102,8 @@ def test_quick_study_end_to_end_then_cached(tmp_path, count_training):
     rec = json.loads(records[2].read_text())
     assert rec["steps"] == 8 and rec["reproduce"].startswith("clusterface ablate --rows")
     assert set(rec["clustering"]["methods"]) == {"infomap", "kmeans"}
-    assert len(rec["memory"]["phi"]) == rec["num_train_classes"]  # margins vs concentration of the full row
+    # margins vs concentration of the full row: one (φ, m) per class seen so far
+    assert 0 < len(rec["memory"]["phi"]) == len(rec["memory"]["margin"]) <= rec["num_train_classes"]
     assert rec["learning_curve"]["history"]
     errors = list(study.glob("cells/*/error.txt"))
     assert len(errors) == 2 and "no_such_net" in errors[0].read_text()
