@@ -66,7 +66,7 @@ def plot_paired_differences(ds: Mapping[str, Any], path: str | Path, keys: Seque
 
 
 def plot_learning_curves(curves: Mapping[str, Sequence[Mapping[str, Any]]], path: str | Path) -> Path:
-    """Training loss against epoch per row (each curve: the mean over seeds of the logged points).
+    """Classification loss against epoch per row (each curve: the mean over seeds of the logged points).
 
     ``curves``: {row: [learning_curve of each seed]} as stored in the cell records. A second panel
     shows the validation accuracy when the cells evaluated periodically.
@@ -79,7 +79,8 @@ def plot_learning_curves(curves: Mapping[str, Sequence[Mapping[str, Any]]], path
         if hist:
             n = min(len(h) for h in hist)
             ep = np.array([h[i]["epoch"] for i in range(n) for h in hist[:1]])
-            loss = np.mean([[h[i].get("loss", np.nan) for i in range(n)] for h in hist], axis=0)
+            # the classification (margin cross-entropy) loss: the part every row has, so the curves compare
+            loss = np.mean([[h[i].get("cls", h[i].get("loss", np.nan)) for i in range(n)] for h in hist], axis=0)
             axes[0][0].plot(ep, loss, label=row)
         if has_val:
             val = [c.get("validation", []) for c in seeds if c.get("validation")]
@@ -89,7 +90,7 @@ def plot_learning_curves(curves: Mapping[str, Sequence[Mapping[str, Any]]], path
                 acc = np.mean([[100 * v[i].get("accuracy", np.nan) for i in range(n)] for v in val], axis=0)
                 axes[0][1].plot(ep, acc, marker="o", label=row)
     axes[0][0].set_xlabel("epoch")
-    axes[0][0].set_ylabel("training loss (mean over seeds)")
+    axes[0][0].set_ylabel("classification loss (mean over seeds)")
     axes[0][0].set_yscale("log")
     axes[0][0].legend(fontsize=7)
     axes[0][0].grid(True, alpha=0.3)
