@@ -5,8 +5,23 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from clusterface.heads.angular import at_least_float32, l2_normalize
+from clusterface.heads.angular import NORM_EPS, at_least_float32, l2_normalize
 from clusterface.heads.margin import Margin
+
+
+def row_normalised_cosine(embeddings: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """(B, d), (K, d) -> (B, K) cosines x̂ Ŵ^T computed as (x̂ W^T) / ||w_k||.
+
+    Equal in value and gradient to normalising W first (``l2_normalize`` divides by
+    max(||w||, eps), as here), but never materialises a normalised K x d copy of W nor
+    back-propagates through one: the division acts on the (B, K) product and the
+    norm's gradient is a K-vector, which is what makes the head cheap at large K.
+    Float32 with autocast off (float64 stays float64).
+    """
+    with torch.autocast(embeddings.device.type, enabled=False):
+        x = l2_normalize(at_least_float32(embeddings))
+        w = at_least_float32(weight).to(x.dtype)
+        return (x @ w.t()) / w.norm(dim=1).clamp_min(NORM_EPS)
 
 
 class CosineClassifier(nn.Module):
@@ -30,10 +45,7 @@ class CosineClassifier(nn.Module):
     def cosine(self, embeddings: torch.Tensor, columns: torch.Tensor | None = None) -> torch.Tensor:
         """(B, d) -> (B, K) cosines to all classes or to ``columns`` (K,); float32 (float64 stays float64)."""
         weight = self.weight if columns is None else self.weight.index_select(0, columns)
-        with torch.autocast(embeddings.device.type, enabled=False):
-            x = l2_normalize(at_least_float32(embeddings))
-            w = l2_normalize(at_least_float32(weight)).to(x.dtype)
-            return x @ w.t()
+        return row_normalised_cosine(embeddings, weight)
 
     def forward(
         self, embeddings: torch.Tensor, labels: torch.Tensor, columns: torch.Tensor | None = None
