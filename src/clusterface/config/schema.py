@@ -111,6 +111,22 @@ class ObjectiveConfig(Section):
     encoder_momentum: float = Field(0.999, ge=0, lt=1, description="mu")
     warmup_epochs: float = Field(1.0, ge=0, description="plain ArcFace while the memory fills")
     num_negatives: int | None = Field(None, ge=1, description="sampled negative centres; None = all")
+    sharding: Literal["replicated", "classes"] = Field(
+        "replicated",
+        description=(
+            "per-class state (W, centres, phi, m, tau) on every rank (replicated) or split by class "
+            "across the ranks of torchrun (classes: model-parallel head, Partial FC)"
+        ),
+    )
+    sample_rate: float = Field(
+        1.0,
+        gt=0,
+        le=1,
+        description=(
+            "Partial FC: fraction of classes whose logits (and SCC centres) a step uses, always "
+            "with every positive of the batch; 1.0 = all classes"
+        ),
+    )
     momentum_every_steps: int = Field(
         1,
         ge=1,
@@ -119,6 +135,12 @@ class ObjectiveConfig(Section):
             "k > 1 trades centre freshness for speed (benchmarks/README.md, Method)"
         ),
     )
+
+    @model_validator(mode="after")
+    def _one_sampling_rule(self) -> ObjectiveConfig:
+        if self.num_negatives is not None and self.sample_rate < 1.0:
+            raise ValueError("set objective.num_negatives or objective.sample_rate < 1, not both")
+        return self
 
 
 class TrainConfig(Section):

@@ -32,9 +32,21 @@ class CosineClassifier(nn.Module):
     autocast off, so bf16 autocast elsewhere leaves them exact.
     """
 
-    def __init__(self, num_classes: int, embedding_dim: int, margin: Margin, scale: float = 64.0) -> None:
+    def __init__(
+        self,
+        num_classes: int,
+        embedding_dim: int,
+        margin: Margin,
+        scale: float = 64.0,
+        weight: torch.Tensor | None = None,
+    ) -> None:
         super().__init__()
-        self.weight = nn.Parameter(torch.empty(num_classes, embedding_dim).normal_(0.0, 0.01))
+        # ``weight``: initial rows given by the caller (a class shard); else N(0, 0.01^2) drawn here.
+        if weight is None:
+            weight = torch.empty(num_classes, embedding_dim).normal_(0.0, 0.01)
+        elif tuple(weight.shape) != (num_classes, embedding_dim):
+            raise ValueError(f"weight {tuple(weight.shape)} != ({num_classes}, {embedding_dim})")
+        self.weight = nn.Parameter(weight)
         self.margin = margin
         self.scale = float(scale)
 

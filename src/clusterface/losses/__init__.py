@@ -2,16 +2,23 @@
 
 from clusterface.losses.align_loss import ClusterAlignLoss
 from clusterface.losses.build import build_margin, build_memory, build_objective
+from clusterface.losses.class_objective import ClassObjective, is_sharded
 from clusterface.losses.joint_objective import JointObjective
 from clusterface.losses.negative_sampling import sample_classes
 from clusterface.losses.scc_loss import SCCLoss
+from clusterface.losses.sharded_objective import ShardedJointObjective
+from clusterface.losses.sharded_softmax import sharded_cross_entropy
 
 __all__ = [
+    "ClassObjective",
     "ClusterAlignLoss",
     "JointObjective",
     "SCCLoss",
+    "ShardedJointObjective",
     "build_margin",
     "build_memory",
     "build_objective",
+    "is_sharded",
     "sample_classes",
+    "sharded_cross_entropy",
 ]

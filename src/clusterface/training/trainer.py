@@ -21,6 +21,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
 
 from clusterface.config import Config, config_to_dict, save_config
+from clusterface.losses.class_objective import is_sharded
 from clusterface.training.checkpoint import CheckpointRotation, load_checkpoint
 from clusterface.training.distributed import DistContext, all_reduce_max, current_context
 from clusterface.training.nonfinite import NonFiniteGuard, NonFiniteLossError
@@ -28,6 +29,12 @@ from clusterface.training.optim import build_optimizer, build_scheduler
 from clusterface.training.progress import TrainLogger
 from clusterface.training.rng import capture_rng_state, restore_rng_state, seed_everything
 from clusterface.training.sampler import ResumableDistributedBatchSampler
+from clusterface.training.sharded_state import (
+    load_objective_full_state,
+    load_optimizer_full_state,
+    objective_full_state,
+    optimizer_full_state,
+)
 from clusterface.training.signals import EXIT_CODES, GracefulInterrupt
 from clusterface.training.step import StepOutput, TrainStep
 
@@ -171,8 +178,8 @@ class Trainer:
         state: dict[str, Any] = {
             "config": config_to_dict(self.cfg),
             "backbone": self.model.state_dict(),
-            "objective": self.objective.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
+            "objective": objective_full_state(self.objective),
+            "optimizer": optimizer_full_state(self.optimizer, self.objective),
             "scheduler": self.scheduler.state_dict(),
             "position": {
                 "epoch": self.epoch,
@@ -190,7 +197,9 @@ class Trainer:
         if self.step_fn.scaler is not None:
             state["grad_scaler"] = self.step_fn.scaler.state_dict()
         sampling = getattr(self.objective, "sampling_generator", None)
-        if isinstance(sampling, torch.Generator):  # sampled negative centres: their own random stream
+        # sampled negative centres (replicated): their own random stream; a sharded objective keeps
+        # its own step counter in its state instead
+        if isinstance(sampling, torch.Generator) and not is_sharded(self.objective):
             state["negative_sampling_rng"] = sampling.get_state()
         return state
 
@@ -202,8 +211,8 @@ class Trainer:
                 f"{pos['global_batch']}, this run has {self.steps_per_epoch} of {self.cfg.train.batch_size}"
             )
         self.model.load_state_dict(state["backbone"])
-        self.objective.load_state_dict(state["objective"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        load_objective_full_state(self.objective, state["objective"])
+        load_optimizer_full_state(self.optimizer, self.objective, state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         if self.momentum_encoder is not None and "momentum_encoder" in state:
             self.momentum_encoder.load_state_dict(state["momentum_encoder"])
@@ -216,7 +225,7 @@ class Trainer:
         self.logger.evaluations = list(state.get("logger", {}).get("evaluations", []))
         restore_rng_state(state["rng"])
         sampling = getattr(self.objective, "sampling_generator", None)
-        if isinstance(sampling, torch.Generator) and "negative_sampling_rng" in state:  # older checkpoints lack it
+        if isinstance(sampling, torch.Generator) and "negative_sampling_rng" in state:  # older ones lack it
             sampling.set_state(state["negative_sampling_rng"])
 
     def resume(self, path: str | Path) -> Path:
@@ -236,10 +245,16 @@ class Trainer:
         return Path(path)
 
     def save(self) -> Path | None:
-        """Rank 0 writes the checkpoint; every rank waits for it."""
+        """Rank 0 writes the checkpoint; every rank waits for it.
+
+        A class-sharded objective's state is gathered to rank 0 first (every rank takes part), so
+        the file holds full per-class tensors and resumes at any world size.
+        """
         path = None
-        if self.checkpoints is not None and self.ctx.is_main:
-            path = self.checkpoints.save(self.state_dict(), self.global_step)
+        if self.checkpoints is not None and (self.ctx.is_main or is_sharded(self.objective)):
+            state = self.state_dict()
+            if self.ctx.is_main:
+                path = self.checkpoints.save(state, self.global_step)
         if self.ctx.distributed:
             dist.barrier()
         return path
@@ -247,7 +262,9 @@ class Trainer:
     # ------------------------------------------------------------------ loop
     def _refresh_concentration(self) -> None:
         self.objective.refresh_concentration()  # type: ignore[operator]
-        if self.ctx.distributed:  # memory updates are identical in exact arithmetic; pin them bit-exactly
+        # replicated: memory updates are identical in exact arithmetic; pin them bit-exactly
+        # (a sharded objective's ranks hold different classes)
+        if self.ctx.distributed and not is_sharded(self.objective):
             for buffer in self.objective.buffers():
                 dist.broadcast(buffer, src=0)
 

@@ -1,0 +1,187 @@
+"""Class-sharded objective vs the replicated one: partition, initialisation, distributed softmax, gloo ranks."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import socket
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+import torch.nn.functional as F
+
+from clusterface.config import Config, load_config
+from clusterface.losses import ShardedJointObjective, build_objective, sharded_cross_entropy
+from clusterface.memory import ClassPartition, class_range, init_rows_like_full
+
+# The full method with every per-class term on; C = 7 does not divide by 2 or 3.
+FULL = ["model.embedding_dim=16", "objective.warmup_epochs=1", "margin.kind=cluster_guided", "margin.scale=16"]
+NUM_CLASSES = 7
+# labels of a global batch of 12: classes 5 and 6 are absent (the last rank owns none of them at 3 ranks)
+LABELS = torch.tensor([0, 1, 2, 3, 4, 0, 1, 2, 3, 0, 1, 0])
+
+
+def cfg_of(*overrides: str) -> Config:
+    return load_config(None, [*FULL, *overrides])
+
+
+@pytest.mark.parametrize(("c", "w"), [(7, 1), (7, 2), (7, 3), (10, 4), (3, 3)])
+def test_class_ranges_are_contiguous_uneven_and_cover_all(c, w):
+    ranges = [class_range(c, w, r) for r in range(w)]
+    assert ranges[0][0] == 0 and ranges[-1][1] == c
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(ranges))
+    sizes = [b - a for a, b in ranges]
+    assert max(sizes) - min(sizes) <= 1 and sizes == sorted(sizes, reverse=True)
+    with pytest.raises(ValueError, match="every rank needs a class"):
+        class_range(2, 3, 0)
+
+
+@pytest.mark.parametrize(("c", "d"), [(7, 16), (13, 8), (7, 4), (5, 3), (1000, 3), (2, 1)])
+@pytest.mark.parametrize("world", [1, 2, 3])
+def test_shard_initialisation_equals_rows_of_the_replicated_draw(c, d, world):
+    if c < world:
+        pytest.skip("fewer classes than ranks")
+    torch.manual_seed(5)
+    full = torch.empty(c, d).normal_(0.0, 0.01)
+    after = torch.rand(3)
+    for rank in range(world):
+        torch.manual_seed(5)
+        p = ClassPartition(c, rank, world)
+        rows = init_rows_like_full(p, d, 0.01, chunk_elements=32)  # many small chunks
+        assert torch.equal(rows, full[p.start : p.stop])
+        assert torch.equal(torch.rand(3), after)  # the global RNG ends where the full draw leaves it
+
+
+def test_sharded_cross_entropy_equals_cross_entropy_in_one_process():
+    torch.manual_seed(0)
+    logits = (torch.randn(6, 5, dtype=torch.float64) * 4).requires_grad_(True)
+    target = torch.tensor([0, 4, 2, 2, 1, 3])
+    ref_logits = logits.detach().clone().requires_grad_(True)
+    loss = sharded_cross_entropy(logits, target, torch.ones(6, dtype=torch.bool), ClassPartition(5))
+    ref = F.cross_entropy(ref_logits, target, reduction="none")
+    torch.testing.assert_close(loss, ref, rtol=1e-12, atol=1e-12)
+    weights = torch.arange(6, dtype=torch.float64)
+    (loss * weights).sum().backward()
+    (ref * weights).sum().backward()
+    torch.testing.assert_close(logits.grad, ref_logits.grad, rtol=1e-12, atol=1e-12)
+
+
+def run_steps(objective, embeddings_seq, labels, epochs):
+    """Forward/backward/memory steps; returns per-step (parts, embedding grad, W grad)."""
+    out = []
+    for emb, epoch in zip(embeddings_seq, epochs, strict=True):
+        objective.set_progress(epoch)
+        x = emb.clone().requires_grad_(True)
+        objective.classifier.weight.grad = None
+        parts = objective(x, labels)
+        parts["loss"].backward()
+        out.append(({k: float(v.detach()) for k, v in parts.items()}, x.grad, objective.classifier.weight.grad.clone()))
+        objective.update_memory(emb.detach() + 0.1, labels)
+        if epoch in (0.5, 1.5):
+            objective.refresh_concentration()
+    return out
+
+
+def batches(n=4, b=12, d=16):
+    g = torch.Generator().manual_seed(1)
+    return [torch.randn(b, d, generator=g) for _ in range(n)]
+
+
+def test_sharded_objective_at_world_size_one_equals_replicated():
+    torch.manual_seed(0)
+    replicated = build_objective(cfg_of(), NUM_CLASSES)
+    torch.manual_seed(0)
+    sharded = build_objective(cfg_of("objective.sharding=classes"), NUM_CLASSES)
+    assert isinstance(sharded, ShardedJointObjective)
+    assert sharded.full_state_dict().keys() - {"sampling_step"} == replicated.state_dict().keys()
+    epochs = [0.0, 0.5, 1.0, 1.5]
+    for (pa, ga, wa), (pb, gb, wb) in zip(
+        run_steps(replicated, batches(), LABELS, epochs), run_steps(sharded, batches(), LABELS, epochs), strict=True
+    ):
+        for key in pa:
+            assert pb[key] == pytest.approx(pa[key], rel=1e-5, abs=1e-6), key
+        torch.testing.assert_close(gb, ga, rtol=1e-4, atol=1e-6)
+        torch.testing.assert_close(wb, wa, rtol=1e-4, atol=1e-6)
+    assert pa["scc"] > 0 and pa["align"] > 0  # the cluster terms were on in the last step
+    for key, value in replicated.state_dict().items():
+        torch.testing.assert_close(sharded.state_dict()[key], value, rtol=1e-5, atol=1e-6)
+    assert replicated.stats() == pytest.approx(sharded.stats(), rel=1e-5)
+
+
+def test_partial_fc_sampling_keeps_every_positive_and_is_reproducible():
+    torch.manual_seed(0)
+    c = 50
+    sharded = build_objective(cfg_of("objective.sharding=classes", "objective.sample_rate=0.1"), c)
+    labels = torch.tensor([3, 3, 17, 41, 8, 9, 10, 11, 12, 13, 14, 15])
+    owned, local = sharded._owned(labels)
+    columns = sharded._columns(local, owned)
+    assert set(labels.tolist()) <= set(columns.tolist())
+    assert columns.numel() == max(math.ceil(0.1 * c), labels.unique().numel())
+    assert torch.equal(columns, columns.sort().values)
+    again = sharded._columns(local, owned)
+    assert torch.equal(columns, again)  # same step counter, same draw
+    sharded.sampling_step += 1
+    few = torch.tensor([1, 2])
+    owned, local = sharded._owned(few)
+    drawn = sharded._columns(local, owned)
+    assert drawn.numel() == 5 and {1, 2} <= set(drawn.tolist())
+    x = torch.randn(12, 16, requires_grad=True)
+    parts = sharded(x, labels)
+    parts["loss"].backward()
+    assert torch.isfinite(parts["loss"]) and x.grad is not None
+
+
+# ----------------------------------------------------------------- several gloo ranks
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def gloo_worker(rank: int, world: int, port: int, overrides: list[str]) -> None:
+    """Each rank: the replicated objective (reference, no communication) and its shard, same steps."""
+    import torch.distributed as dist
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    try:
+        torch.manual_seed(0)
+        replicated = build_objective(cfg_of(*overrides), NUM_CLASSES)
+        torch.manual_seed(0)
+        sharded = build_objective(cfg_of("objective.sharding=classes", *overrides), NUM_CLASSES)
+        p = sharded.partition
+        epochs = [0.0, 0.5, 1.0, 1.5, 2.0]
+        ref = run_steps(replicated, batches(5), LABELS, epochs)
+        mine = run_steps(sharded, batches(5), LABELS, epochs)
+        for step, ((pa, ga, wa), (pb, gb, wb)) in enumerate(zip(ref, mine, strict=True)):
+            for key in pa:
+                assert pb[key] == pytest.approx(pa[key], rel=1e-5, abs=1e-6), (rank, step, key)
+            dist.all_reduce(gb)  # each rank's embedding gradient is its classes' share
+            torch.testing.assert_close(gb, ga, rtol=1e-4, atol=1e-6)
+            torch.testing.assert_close(wb, wa[p.start : p.stop], rtol=1e-4, atol=1e-6)
+        full = sharded.full_state_dict()
+        if rank == 0:
+            for key, value in replicated.state_dict().items():
+                torch.testing.assert_close(full[key], value, rtol=1e-5, atol=1e-6, msg=lambda m, k=key: f"{k}: {m}")
+        assert sharded.stats() == pytest.approx(replicated.stats(), rel=1e-5, abs=1e-7)
+        # a full state loads back into the shards (resharding to this world size)
+        state = {k: v.clone() for k, v in replicated.state_dict().items()}
+        sharded.load_full_state_dict(state)
+        torch.testing.assert_close(sharded.memory.centres, replicated.memory.centres[p.start : p.stop])
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("world", [2, 3])
+def test_gloo_ranks_sharded_equal_one_process_replicated(world):
+    mp.spawn(gloo_worker, args=(world, free_port(), []), nprocs=world, join=True)
+
+
+@pytest.mark.slow
+def test_gloo_sharded_fixed_temperature_and_mean_distance_concentration():
+    overrides = ["objective.adaptive_temperature=false", "memory.concentration=mean_distance"]
+    mp.spawn(gloo_worker, args=(2, free_port(), overrides), nprocs=2, join=True)
