@@ -170,6 +170,9 @@ class TrainConfig(Section):
     hflip: bool = Field(True, description="random horizontal flip, drawn per step from the seed (resumable)")
     log_every_steps: int = Field(20, ge=1, description="plain log lines / TensorBoard scalars every N steps")
     dist_timeout_s: int = Field(120, ge=1, description="process-group timeout under torchrun")
+    sync_bn: bool = Field(
+        False, description="GPU DDP: BatchNorm statistics over the global batch (SyncBatchNorm); refused on CPU"
+    )
 
     @field_validator("amp", mode="before")
     @classmethod

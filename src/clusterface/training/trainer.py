@@ -8,6 +8,7 @@ The loop only sequences the parts: data (``sampler``), one step (``step``), sche
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,6 +85,22 @@ def flip_mask(seed: int, global_step: int, global_batch: int, ctx: DistContext) 
     return mask[ctx.rank * b : (ctx.rank + 1) * b]
 
 
+def with_sync_batchnorm(model: nn.Module, ctx: DistContext) -> nn.Module:
+    """``train.sync_bn``: BatchNorm layers -> SyncBatchNorm (statistics over the global batch under DDP).
+
+    SyncBatchNorm runs on CUDA (NCCL) only: on CPU this refuses with the fix. In one process it is
+    plain BatchNorm, so it is allowed there with a warning.
+    """
+    if ctx.device.type != "cuda":
+        raise ValueError(
+            "train.sync_bn=true needs CUDA GPUs (SyncBatchNorm has no CPU/gloo implementation); "
+            "set train.sync_bn=false for CPU training"
+        )
+    if not ctx.distributed:
+        warnings.warn("train.sync_bn has no effect in a single process (plain BatchNorm)", stacklevel=2)
+    return nn.SyncBatchNorm.convert_sync_batchnorm(model)
+
+
 class Trainer:
     """Builds the parts of a run from ``cfg`` (or takes them), runs epochs, saves and resumes state."""
 
@@ -109,6 +126,8 @@ class Trainer:
             model = create_backbone(
                 cfg.model.backbone, embedding_dim=cfg.model.embedding_dim, dropout=cfg.model.dropout
             )
+        if tc.sync_bn:
+            model = with_sync_batchnorm(model, ctx)
         memory_format = torch.channels_last if cfg.model.channels_last else torch.contiguous_format
         self.model = model.to(ctx.device, memory_format=memory_format)  # type: ignore[call-overload]
         if objective_factory is None:
