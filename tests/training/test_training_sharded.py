@@ -20,8 +20,8 @@ NUM_CLASSES, NUM_IMAGES = 5, 72  # 6 steps per epoch
 BASE = [
     "objective.use_momentum_encoder=true",
     "objective.encoder_momentum=0.9",
-    "train.epochs=2",
-    "train.batch_size=12",
+    "schedule.epochs=2",
+    "schedule.batch_size=12",
     "margin.kind=cluster_guided",
     "memory.update_every_steps=4",
 ]
@@ -113,7 +113,7 @@ def test_sharded_ranks_match_one_replicated_process(tmp_path, replicated, world)
 def test_resume_at_another_world_size(tmp_path, replicated, first, second, second_overrides):
     ref_losses, ref_ckpt = replicated
     stop = 7  # mid-epoch, after a concentration refresh and the warm-up switch
-    head = run(first, tmp_path, [*SHARDED, f"train.max_steps={stop}"])
+    head = run(first, tmp_path, [*SHARDED, f"schedule.max_steps={stop}"])
     saved = load_checkpoint(tmp_path / "checkpoints" / "last.pt")
     assert saved["objective"]["classifier.weight"].shape[0] == NUM_CLASSES  # full tensors on disk
     tail = run(second, tmp_path, second_overrides, resume="auto")
@@ -126,7 +126,7 @@ def test_checkpoint_of_the_replicated_layout_resumes_sharded(tmp_path, replicate
     """A checkpoint in the layout written before class sharding (replicated keys, no sampling_step,
     optimiser state of the full W) resumes under objective.sharding=classes (world size 1)."""
     ref_losses, ref_ckpt = replicated
-    head = run(1, tmp_path, [*BASE, "train.max_steps=5"])
+    head = run(1, tmp_path, [*BASE, "schedule.max_steps=5"])
     old = load_checkpoint(tmp_path / "checkpoints" / "last.pt")
     assert "sampling_step" not in old["objective"]
     tail = run(1, tmp_path, SHARDED, resume="auto")

@@ -1,4 +1,4 @@
-"""Set-up under torchrun: SynthFaces written by rank 0 only; train.sync_bn refused on CPU."""
+"""Set-up under torchrun: SynthFaces written by rank 0 only; runtime.sync_bn refused on CPU."""
 
 from __future__ import annotations
 
@@ -87,15 +87,15 @@ def test_rank_zero_failure_is_reported_on_every_rank(tmp_path):
 
 
 def test_sync_bn_is_refused_on_cpu_with_the_fix():
-    cfg = tiny_config(None, "train.sync_bn=true")
-    with pytest.raises(ValueError, match=r"train.sync_bn=true needs CUDA.*train.sync_bn=false"):
+    cfg = tiny_config(None, "runtime.sync_bn=true")
+    with pytest.raises(ValueError, match=r"runtime.sync_bn=true needs CUDA.*runtime.sync_bn=false"):
         Trainer(cfg, RandomFaces(n=16), progress=False, objective_factory=make_objective)
-    assert tiny_config(None).train.sync_bn is False  # off by default
+    assert tiny_config(None).runtime.sync_bn is False  # off by default
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_sync_bn_converts_batchnorm_on_gpu():
-    cfg = tiny_config(None, "train.sync_bn=true", "train.device=cuda", "model.backbone=cfnet_s")
+    cfg = tiny_config(None, "runtime.sync_bn=true", "runtime.device=cuda", "model.backbone=cfnet_s")
     with pytest.warns(UserWarning, match="no effect in a single process"):
         trainer = Trainer(cfg, RandomFaces(n=16), progress=False, objective_factory=make_objective)
     assert any(isinstance(m, torch.nn.SyncBatchNorm) for m in trainer.model.modules())
