@@ -185,3 +185,16 @@ def test_gloo_ranks_sharded_equal_one_process_replicated(world):
 def test_gloo_sharded_fixed_temperature_and_mean_distance_concentration():
     overrides = ["objective.adaptive_temperature=false", "memory.concentration=mean_distance"]
     mp.spawn(gloo_worker, args=(2, free_port(), overrides), nprocs=2, join=True)
+
+
+def test_config_rejects_num_negatives_with_class_sharding_or_with_sample_rate():
+    with pytest.raises(Exception, match="sample_rate, not num_negatives"):
+        cfg_of("objective.sharding=classes", "objective.num_negatives=3")
+    with pytest.raises(Exception, match="not both"):
+        cfg_of("objective.sample_rate=0.5", "objective.num_negatives=3")
+
+
+def test_replicated_sample_rate_draws_ceil_rate_times_c_columns():
+    torch.manual_seed(0)
+    objective = build_objective(cfg_of("objective.sample_rate=0.25"), 50)
+    assert objective.num_negatives == math.ceil(0.25 * 50)

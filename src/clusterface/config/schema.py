@@ -216,6 +216,8 @@ class ObjectiveConfig(Section):
     def _one_sampling_rule(self) -> ObjectiveConfig:
         if self.num_negatives is not None and self.sample_rate < 1.0:
             raise ValueError("set objective.num_negatives or objective.sample_rate < 1, not both")
+        if self.num_negatives is not None and self.sharding == "classes":
+            raise ValueError("objective.sharding=classes samples classes with objective.sample_rate, not num_negatives")
         return self
 
 

@@ -75,6 +75,10 @@ class TrainStep:
         self.params = [p for m in (raw_model, objective) for p in m.parameters() if p.requires_grad]
         # A class-sharded objective's parameters (W rows) belong to one rank each: never averaged.
         self.sharded = is_sharded(objective)
+        if self.sharded and amp == "fp16":
+            # GradScaler skips a step when *its* gradients overflow: with W split by class the ranks
+            # would disagree and drift apart
+            raise ValueError("objective.sharding=classes needs runtime.amp=bf16 or off (fp16's scaler is per rank)")
         self.sharded_params = [p for p in objective.parameters() if p.requires_grad] if self.sharded else []
         self.replicated_params = [p for p in raw_model.parameters() if p.requires_grad] if self.sharded else []
 
