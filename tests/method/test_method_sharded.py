@@ -198,3 +198,28 @@ def test_replicated_sample_rate_draws_ceil_rate_times_c_columns():
     torch.manual_seed(0)
     objective = build_objective(cfg_of("objective.sample_rate=0.25"), 50)
     assert objective.num_negatives == math.ceil(0.25 * 50)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_sharded_objective_on_cuda_under_bf16_matches_replicated():
+    """bf16 autocast around the backbone, the objective in float32 (as TrainStep runs it), world size 1."""
+    results = []
+    for sharding in ("replicated", "classes"):
+        torch.manual_seed(0)
+        objective = build_objective(cfg_of(f"objective.sharding={sharding}"), NUM_CLASSES).cuda()
+        backbone = torch.nn.Linear(16, 16).cuda()
+        objective.update_memory(torch.randn(12, 16).cuda(), LABELS.cuda())
+        objective.refresh_concentration()
+        objective.set_progress(2.0)
+        x = torch.randn(12, 16, generator=torch.Generator().manual_seed(3)).cuda()
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            emb = backbone(x)
+        with torch.autocast("cuda", enabled=False):
+            parts = objective(emb.float(), LABELS.cuda())
+        parts["loss"].backward()
+        results.append((parts, backbone.weight.grad.clone(), objective.classifier.weight.grad.clone()))
+    (pa, ga, wa), (pb, gb, wb) = results
+    for key in pa:
+        torch.testing.assert_close(pb[key], pa[key], rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(gb, ga, rtol=1e-3, atol=1e-5)
+    torch.testing.assert_close(wb, wa, rtol=1e-3, atol=1e-5)
