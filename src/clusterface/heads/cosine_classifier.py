@@ -21,7 +21,39 @@ def row_normalised_cosine(embeddings: torch.Tensor, weight: torch.Tensor) -> tor
     with torch.autocast(embeddings.device.type, enabled=False):
         x = l2_normalize(at_least_float32(embeddings))
         w = at_least_float32(weight).to(x.dtype)
-        return (x @ w.t()) / w.norm(dim=1).clamp_min(NORM_EPS)
+        return _DividedCosine.apply(x, w)
+
+
+class _DividedCosine(torch.autograd.Function):
+    """cos = (x̂ W^T) / max(||w_k||, eps) with a hand-written backward.
+
+    Autograd's own backward of ``w.norm(dim=1)`` makes several passes over the K x d weight;
+    here the norm's share of dL/dW is one fused update of the product's gradient:
+        G' = G / n_c                                   (B, K), n_c = max(||w_k||, eps)
+        dL/dx̂ = G' W                                   (B, d)
+        dL/dW = G'^T x̂ - (sum_b G'_bk cos_bk / ||w_k||) w_k   (K, d); the second term is 0 where
+                ||w_k|| < eps (the clamp passes no gradient), as with ``F.normalize``.
+    """
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        norms = w.norm(dim=1)
+        clamped = norms.clamp_min(NORM_EPS)
+        cos = (x @ w.t()).div_(clamped)
+        ctx.save_for_backward(x, w, norms, clamped, cos)
+        return cos
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:  # type: ignore[override]
+        x, w, norms, clamped, cos = ctx.saved_tensors
+        scaled = grad / clamped
+        grad_x = scaled @ w if ctx.needs_input_grad[0] else None
+        grad_w = None
+        if ctx.needs_input_grad[1]:
+            coefficient = (scaled * cos).sum(dim=0) / clamped
+            coefficient = torch.where(norms >= NORM_EPS, coefficient, torch.zeros_like(coefficient))
+            grad_w = (scaled.t() @ x).sub_(w * coefficient.unsqueeze(1))
+        return grad_x, grad_w
 
 
 class CosineClassifier(nn.Module):
