@@ -26,7 +26,8 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from clusterface.heads import ArcFaceMargin, CosineClassifier, l2_normalize
+from clusterface.heads import ArcFaceMargin, CosineClassifier
+from clusterface.ops import l2_normalize
 
 MARGIN, SCALE = 0.5, 64.0
 

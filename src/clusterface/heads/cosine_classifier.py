@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from clusterface.heads.angular import NORM_EPS, at_least_float32, l2_normalize
 from clusterface.heads.margin import Margin
+from clusterface.ops import NORM_EPS, at_least_float32, l2_normalize
 
 
 def row_normalised_cosine(embeddings: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:

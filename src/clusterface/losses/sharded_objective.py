@@ -15,7 +15,6 @@ import math
 
 import torch
 
-from clusterface.heads.angular import at_least_float32, l2_normalize
 from clusterface.heads.cluster_guided_margin import ClusterGuidedMargin
 from clusterface.heads.cosine_classifier import CosineClassifier, row_normalised_cosine
 from clusterface.losses.align_loss import ClusterAlignLoss
@@ -25,6 +24,7 @@ from clusterface.losses.scc_loss import MASKED_LOGIT, SCCLoss
 from clusterface.losses.sharded_softmax import sharded_cross_entropy
 from clusterface.memory.class_centre_memory import ClassCentreMemory
 from clusterface.memory.class_partition import ClassPartition
+from clusterface.ops import at_least_float32, l2_normalize
 
 
 class ShardedJointObjective(JointObjective):

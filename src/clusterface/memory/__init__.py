@@ -10,7 +10,7 @@ from clusterface.memory.concentration import (
     fill_and_clip,
     standardise,
 )
-from clusterface.memory.momentum_encoder import MomentumEncoder
+from clusterface.memory.momentum_encoder import MomentumEncoder, horizon_momentum, warmup_end_step
 
 __all__ = [
     "ClassCentreMemory",
@@ -22,6 +22,8 @@ __all__ = [
     "concentration_mean_distance",
     "concentration_rms",
     "fill_and_clip",
+    "horizon_momentum",
     "init_rows_like_full",
     "standardise",
+    "warmup_end_step",
 ]
