@@ -175,6 +175,52 @@ def gloo_worker(rank: int, world: int, port: int, overrides: list[str]) -> None:
         dist.destroy_process_group()
 
 
+def sampling_worker(rank: int, world: int, port: int) -> None:
+    """Partial FC at 2 ranks: each rank's drawn columns hold its positives, and the sharded loss
+    equals the replicated objective's restricted to the union of all ranks' columns."""
+    import torch.distributed as dist
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    try:
+        c = 40
+        labels = torch.tensor([0, 1, 1, 7, 19, 20, 21, 33, 39, 39, 5, 25])
+        torch.manual_seed(0)
+        replicated = build_objective(cfg_of(), c)
+        torch.manual_seed(0)
+        sharded = build_objective(cfg_of("objective.sharding=classes", "objective.sample_rate=0.5"), c)
+        feats = torch.randn(c * 2, 16, generator=torch.Generator().manual_seed(2))
+        for objective in (replicated, sharded):
+            objective.update_memory(feats, torch.arange(c * 2) % c)
+            objective.refresh_concentration()
+            objective.set_progress(2.0)
+        p = sharded.partition
+        owned, local = sharded._owned(labels)
+        mine = sharded._columns(local, owned)
+        assert set(local[owned].tolist()) <= set(mine.tolist())  # every positive this rank owns
+        assert mine.numel() == max(math.ceil(0.5 * p.size), local[owned].unique().numel()) > 5  # random others too
+        parts = [None] * world
+        dist.all_gather_object(parts, (mine + p.start).tolist())
+        union = torch.tensor(sorted(k for part in parts for k in part))
+        x = torch.randn(12, 16, generator=torch.Generator().manual_seed(4))
+        got = sharded(x, labels)
+        target = torch.searchsorted(union, labels)
+        cls = F.cross_entropy(replicated.classifier(x, labels, union), target)
+        mem = replicated.memory
+        scc = replicated.scc(x, labels, mem.centres, mem.temperatures, mem.known, union)
+        align = replicated.align(replicated.classifier.weight, labels, mem.centres, mem.known)
+        for key, value in {"cls": cls, "scc": scc, "align": align, "loss": cls + scc + align}.items():
+            assert float(got[key]) == pytest.approx(float(value), rel=1e-5), (rank, key)
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.slow
+def test_gloo_partial_fc_keeps_positives_and_equals_the_union_of_columns():
+    mp.spawn(sampling_worker, args=(2, free_port()), nprocs=2, join=True)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("world", [2, 3])
 def test_gloo_ranks_sharded_equal_one_process_replicated(world):
