@@ -13,7 +13,7 @@ import torch.multiprocessing as mp
 import torch.nn.functional as F
 
 from clusterface.config import Config, load_config
-from clusterface.losses import ShardedJointObjective, build_objective, sharded_cross_entropy
+from clusterface.losses import ClassObjective, ShardedJointObjective, build_objective, sharded_cross_entropy
 from clusterface.memory import ClassPartition, class_range, init_rows_like_full
 
 # The full method with every per-class term on; C = 7 does not divide by 2 or 3.
@@ -108,6 +108,13 @@ def test_sharded_objective_at_world_size_one_equals_replicated():
     for key, value in replicated.state_dict().items():
         torch.testing.assert_close(sharded.state_dict()[key], value, rtol=1e-5, atol=1e-6)
     assert replicated.stats() == pytest.approx(sharded.stats(), rel=1e-5)
+
+
+@pytest.mark.parametrize("sharding", ["replicated", "classes"])
+def test_both_implementations_follow_the_trainer_contract(sharding):
+    objective = build_objective(cfg_of(f"objective.sharding={sharding}"), NUM_CLASSES)
+    assert isinstance(objective, ClassObjective)
+    assert objective.sharded == (sharding == "classes")
 
 
 def test_partial_fc_sampling_keeps_every_positive_and_is_reproducible():

@@ -7,6 +7,7 @@ the window sums and counts, phi, m, tau, the known mask and its sampling stream)
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Protocol, runtime_checkable
 
 import torch
@@ -58,7 +59,7 @@ class ClassObjective(Protocol):
     def shard_rows(self, full: torch.Tensor) -> torch.Tensor:
         """A full per-class tensor (C, ...) -> this rank's rows."""
 
-    def parameters(self, recurse: bool = True) -> object:
+    def parameters(self, recurse: bool = True) -> Iterator[nn.Parameter]:
         """The objective's parameters (W): per-class rows, sharded with the classes when ``sharded``."""
 
 
