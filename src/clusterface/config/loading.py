@@ -9,7 +9,7 @@ import yaml
 from pydantic import ValidationError
 
 from clusterface.config.migrate import is_old_layout, migrate_config_tree, renamed_key
-from clusterface.config.schema import Config
+from clusterface.config.schema import DEFAULT_MARGIN_KIND, MARGIN_CONFIGS, Config
 
 
 class ConfigError(ValueError):
@@ -100,8 +100,18 @@ def _validate(tree: dict[str, Any], source: str) -> Config:
         lines = [f"invalid config ({source}):"]
         for e in err.errors():
             loc = ".".join(str(x) for x in e["loc"])
-            lines.append(f"  {loc}: {e['msg']}")
+            lines.append(f"  {loc}: {e['msg']}{_margin_hint(tree, e)}")
         raise ConfigError("\n".join(lines)) from err
+
+
+def _margin_hint(tree: dict[str, Any], error: Any) -> str:
+    """For a margin field its kind does not have: the fields that kind does have."""
+    if error["type"] != "extra_forbidden" or tuple(error["loc"][:1]) != ("margin",):
+        return ""
+    margin = tree.get("margin")
+    kind = str(margin.get("kind", DEFAULT_MARGIN_KIND)) if isinstance(margin, dict) else DEFAULT_MARGIN_KIND
+    fields = [f for f in MARGIN_CONFIGS[kind].model_fields if f != "kind"] if kind in MARGIN_CONFIGS else []
+    return f" (margin.kind={kind} has {', '.join(fields)})"
 
 
 def config_to_dict(config: Config) -> dict[str, Any]:

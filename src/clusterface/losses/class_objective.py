@@ -1,4 +1,4 @@
-"""The trainer's contract with the objective that owns all per-class state (METHOD.md, Scale).
+"""The trainer's contract with the objective that owns all per-class state (docs/method.md, Scale).
 
 Two implementations: ``JointObjective`` (replicated: every rank holds all C classes) and
 ``ShardedJointObjective`` (rank r holds its contiguous class range of W, the centre memory,
