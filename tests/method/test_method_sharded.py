@@ -117,6 +117,36 @@ def test_both_implementations_follow_the_trainer_contract(sharding):
     assert objective.sharded == (sharding == "classes")
 
 
+MARGIN_ONLY = ["objective.use_scc=false", "objective.use_align=false"]
+
+
+@pytest.mark.parametrize(
+    "margin",
+    [
+        ["margin.kind=arcface", *MARGIN_ONLY],
+        ["margin.kind=cosface", *MARGIN_ONLY],
+        ["margin.kind=combined", "margin.multiplicative_angular=1.1", "margin.additive_cosine=0.1", *MARGIN_ONLY],
+    ],
+    ids=["arcface", "cosface", "combined"],
+)
+def test_sharded_baseline_margins_at_world_size_one_equal_replicated(margin):
+    """The baselines without a memory: the sharded head applies each margin kind like the replicated one."""
+    overrides = [o for o in FULL if not o.startswith("margin.kind")] + margin
+    torch.manual_seed(0)
+    replicated = build_objective(load_config(None, overrides), NUM_CLASSES)
+    torch.manual_seed(0)
+    sharded = build_objective(load_config(None, [*overrides, "objective.sharding=classes"]), NUM_CLASSES)
+    assert replicated.memory is None and sharded.memory is None
+    for (pa, ga, wa), (pb, gb, wb) in zip(
+        run_steps(replicated, batches(2), LABELS, [0.0, 2.0]),
+        run_steps(sharded, batches(2), LABELS, [0.0, 2.0]),
+        strict=True,
+    ):
+        assert pb["loss"] == pytest.approx(pa["loss"], rel=1e-6)
+        torch.testing.assert_close(gb, ga, rtol=1e-4, atol=1e-6)  # float32 softmax, summed in another order
+        torch.testing.assert_close(wb, wa, rtol=1e-4, atol=1e-6)
+
+
 def test_partial_fc_sampling_keeps_every_positive_and_is_reproducible():
     torch.manual_seed(0)
     c = 50
