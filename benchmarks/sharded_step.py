@@ -12,11 +12,11 @@ backbone, so that the head dominates. Reported per rank:
 - communicated: bytes of the tensors this rank passes to torch.distributed collectives per step,
   counted by wrapping them (the backbone's DDP all-reduce, done in C++, is added from its size).
 
-The replicated/sharded ratio of the step times is printed per C. Run (takes minutes; needs RAM
-for the replicated 10^6 case: ~6 GB per rank at d = 128):
+The replicated/sharded ratio of the step times is printed per C. Run (takes minutes; the
+replicated 10^6-class case peaked at 4.5 GB per rank at d = 128, global batch 64):
 
-    OMP_NUM_THREADS=1 PYTHONPATH=src .venv/bin/python benchmarks/sharded_step.py
-    .venv/bin/python benchmarks/sharded_step.py --cases 100000:512 --steps 3
+    OMP_NUM_THREADS=1 PYTHONPATH=src .venv/bin/python benchmarks/sharded_step.py --cases 100000:512 --steps 3
+    OMP_NUM_THREADS=1 PYTHONPATH=src .venv/bin/python benchmarks/sharded_step.py --cases 1000000:128 --batch 64 --steps 2
 """
 
 from __future__ import annotations
