@@ -16,7 +16,7 @@ The replicated/sharded ratio of the step times is printed per C. Run (takes minu
 replicated 10^6-class case peaked at 4.5 GB per rank at d = 128, global batch 64):
 
     OMP_NUM_THREADS=1 PYTHONPATH=src .venv/bin/python benchmarks/sharded_step.py --cases 100000:512 --steps 3
-    OMP_NUM_THREADS=1 PYTHONPATH=src .venv/bin/python benchmarks/sharded_step.py --cases 1000000:128 --batch 64 --steps 2
+    PYTHONPATH=src .venv/bin/python benchmarks/sharded_step.py --cases 1000000:128 --batch 64 --steps 2
 """
 
 from __future__ import annotations
