@@ -21,7 +21,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
 
 from clusterface.config import Config, config_to_dict, save_config
-from clusterface.training.checkpoint import CheckpointRotation, load_checkpoint
+from clusterface.training.checkpoint import CheckpointError, CheckpointRotation, check_state_fits, load_checkpoint
 from clusterface.training.distributed import DistContext, all_reduce_max, current_context
 from clusterface.training.nonfinite import NonFiniteGuard, NonFiniteLossError
 from clusterface.training.optim import build_optimizer, build_scheduler
@@ -224,11 +224,21 @@ class Trainer:
         if str(path) == "auto":
             if self.checkpoints is None:
                 raise ValueError("resume='auto' needs an out_dir")
-            found = self.checkpoints.latest()
+            found, skipped = self.checkpoints.newest_good()
+            for bad, why in skipped:
+                self.logger.message(f"skipping checkpoint {bad}: {why}")
             if found is None:
+                if skipped:  # never start over silently on top of checkpoints that exist
+                    raise CheckpointError(
+                        f"{self.checkpoints.directory}: none of its {len(skipped)} checkpoint(s) is usable "
+                        f"(newest: {skipped[0][0].name}: {skipped[0][1]}); move them away or pass --resume never"
+                    )
                 return Path()
             path = found
-        self.load_state_dict(load_checkpoint(path, map_location="cpu"))  # modules copy to their device
+        state = load_checkpoint(path, map_location="cpu")  # modules copy to their device
+        check_state_fits(path, "backbone", state["backbone"], self.model)
+        check_state_fits(path, "objective (head, memory)", state["objective"], self.objective)
+        self.load_state_dict(state)
         self.logger.message(
             f"resumed from {path} at step {self.global_step} (epoch {self.epoch}, "
             f"step {self.step_in_epoch} of {self.steps_per_epoch})"
