@@ -118,7 +118,7 @@ def mutate_rec(rec: bytes, rng: np.random.Generator) -> bytes:
             if c + 8 <= len(data):
                 lrec = struct.unpack_from("<I", data, c + 4)[0]
                 struct.pack_into("<I", data, c + 4, (2 << 29) | (lrec & ((1 << 29) - 1)))
-    elif op == 9 and at + 36 <= len(data):  # a label (scalar, or first / second of an array) rewritten
+    elif op == 9 and at + 40 <= len(data):  # a label (scalar, or first / second of an array) rewritten
         value = [1e30, 2.0**24, 2.0**31, float("nan"), -1.0, 1e9, 7.5, 3.0][int(rng.integers(8))]
         struct.pack_into("<f", data, at + [12, 32, 36][int(rng.integers(3))] - (4 if rng.random() < 0.3 else 0), value)
     return bytes(data)

@@ -227,3 +227,11 @@ def test_issame_length_mismatch_names_the_counts(tmp_path: Path) -> None:
     data = pickle.dumps(([b"a", b"b"], [True, False]), protocol=4)
     with pytest.raises(BinFormatError, match=r"2 images for 2 pairs"):
         loads_bin(io.BytesIO(data).getvalue(), "short.bin")
+
+
+def test_identity_record_with_a_huge_range_falls_back_to_image_labels(tmp_path: Path) -> None:
+    # found by the long fuzz run: an identity record (1, 1e30) raised OverflowError building the ranges
+    path = _rec(tmp_path / "a.rec", [3.0, 5.0], [0.0, 1.0], [[1.0, 1e30], [2.0, 3.0]])
+    ds = RecordIODataset(path)
+    assert ds.layout.identity_ranges is None
+    assert ds.labels.tolist() == [0, 1]

@@ -80,7 +80,7 @@ def _identity_ranges(reader: IndexedRecordIO, first: int, end: int, image_keys: 
     for key in range(first, end):
         header, _ = reader.read_header(key)
         pair = _integral_pair(header.label)
-        if pair is None:
+        if pair is None or not 0 <= pair[0] <= pair[1] <= MAX_EXACT_LABEL * 16:  # float32 keys past 2^28: corrupt
             return None
         ranges.append(pair)
     arr = np.asarray(ranges, dtype=np.int64)
