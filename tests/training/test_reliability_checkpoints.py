@@ -101,7 +101,8 @@ def test_resume_auto_skips_corrupt_newest_and_says_why(tmp_path: Path, capsys: p
     ]
     _flip_bit_in_tensor_data(ckpts / "step-00000006.pt")  # last.pt is a hard link to it: both bad
     capsys.readouterr()
-    second = _run(tiny_config(None, "train.checkpoint_every_steps=2", "train.keep_checkpoints=3"), data, tmp_path / "run", "auto")
+    cfg = tiny_config(None, "train.checkpoint_every_steps=2", "train.keep_checkpoints=3")
+    second = _run(cfg, data, tmp_path / "run", "auto")
     out = capsys.readouterr().out
     assert "skipping checkpoint" in out and "last.pt: content checksum mismatch" in out
     assert "step-00000006.pt: content checksum mismatch" in out
@@ -133,7 +134,8 @@ def test_resume_into_another_architecture_or_class_count_is_refused(
 ) -> None:
     first = _run(tiny_config(None, "train.max_steps=2"), RandomFaces(n=64, num_classes=4), tmp_path / "run")
     with pytest.raises(CheckpointError, match=rf"step-00000002\.pt: its {part}.* does not fit this run .*{detail}"):
-        _run(tiny_config(None, *overrides), RandomFaces(n=64, num_classes=classes), tmp_path / "other", first.last_checkpoint)
+        data = RandomFaces(n=64, num_classes=classes)
+        _run(tiny_config(None, *overrides), data, tmp_path / "other", first.last_checkpoint)
 
 
 def test_load_backbone_refuses_a_state_of_another_shape(tmp_path: Path) -> None:
