@@ -90,7 +90,7 @@ def _run(cfg, data, out, resume=None):  # type: ignore[no-untyped-def]
 
 def test_resume_auto_skips_corrupt_newest_and_says_why(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = RandomFaces(n=64, num_classes=4)
-    cfg = tiny_config(None, "train.checkpoint_every_steps=2", "train.keep_checkpoints=3", "train.max_steps=6")
+    cfg = tiny_config(None, "checkpoint.every_steps=2", "checkpoint.keep=3", "schedule.max_steps=6")
     first = _run(cfg, data, tmp_path / "run")
     assert first.global_step == 6
     ckpts = tmp_path / "run" / "checkpoints"
@@ -101,7 +101,7 @@ def test_resume_auto_skips_corrupt_newest_and_says_why(tmp_path: Path, capsys: p
     ]
     _flip_bit_in_tensor_data(ckpts / "step-00000006.pt")  # last.pt is a hard link to it: both bad
     capsys.readouterr()
-    cfg = tiny_config(None, "train.checkpoint_every_steps=2", "train.keep_checkpoints=3")
+    cfg = tiny_config(None, "checkpoint.every_steps=2", "checkpoint.keep=3")
     second = _run(cfg, data, tmp_path / "run", "auto")
     out = capsys.readouterr().out
     assert "skipping checkpoint" in out and "last.pt: content checksum mismatch" in out
@@ -113,7 +113,7 @@ def test_resume_auto_skips_corrupt_newest_and_says_why(tmp_path: Path, capsys: p
 
 def test_resume_auto_with_only_bad_checkpoints_does_not_start_over(tmp_path: Path) -> None:
     data = RandomFaces(n=64, num_classes=4)
-    _run(tiny_config(None, "train.max_steps=2"), data, tmp_path / "run")
+    _run(tiny_config(None, "schedule.max_steps=2"), data, tmp_path / "run")
     ckpts = tmp_path / "run" / "checkpoints"
     for p in ckpts.glob("*.pt"):
         p.write_bytes(p.read_bytes()[:100])
@@ -132,14 +132,14 @@ def test_resume_auto_with_only_bad_checkpoints_does_not_start_over(tmp_path: Pat
 def test_resume_into_another_architecture_or_class_count_is_refused(
     tmp_path: Path, overrides: tuple[str, ...], classes: int, part: str, detail: str
 ) -> None:
-    first = _run(tiny_config(None, "train.max_steps=2"), RandomFaces(n=64, num_classes=4), tmp_path / "run")
+    first = _run(tiny_config(None, "schedule.max_steps=2"), RandomFaces(n=64, num_classes=4), tmp_path / "run")
     with pytest.raises(CheckpointError, match=rf"step-00000002\.pt: its {part}.* does not fit this run .*{detail}"):
         data = RandomFaces(n=64, num_classes=classes)
         _run(tiny_config(None, *overrides), data, tmp_path / "other", first.last_checkpoint)
 
 
 def test_load_backbone_refuses_a_state_of_another_shape(tmp_path: Path) -> None:
-    first = _run(tiny_config(None, "train.max_steps=1"), RandomFaces(n=16), tmp_path / "run")
+    first = _run(tiny_config(None, "schedule.max_steps=1"), RandomFaces(n=16), tmp_path / "run")
     state = load_checkpoint(first.last_checkpoint)
     state["backbone"]["fc.weight"] = torch.zeros(3, 3)
     save_checkpoint({k: v for k, v in state.items() if k != "format"}, tmp_path / "edited.pt")
