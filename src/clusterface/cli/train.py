@@ -41,6 +41,7 @@ def train_command(
     from pydantic import ValidationError
 
     from clusterface.config import ConfigError
+    from clusterface.data.output_lock import OutputLockedError
     from clusterface.training import (
         CheckpointError,
         NonFiniteLossError,
@@ -83,7 +84,7 @@ def train_command(
         except NonFiniteLossError as err:
             typer.echo(f"error: {err}", err=True)
             return EXIT_NONFINITE
-        except (ConfigError, ValidationError, CheckpointError) as err:  # e.g. resuming with another batch size
+        except (ConfigError, ValidationError, CheckpointError, OutputLockedError) as err:  # e.g. another batch size
             typer.echo(f"error: {err}", err=True)
             return 2
     finally:

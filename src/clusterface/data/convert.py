@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from clusterface.data.decode import ImageDecodeError, decode_image, inspect_image
 from clusterface.data.image_folder import LABEL_MAP_NAME, index_image_folder, load_label_map, save_label_map
+from clusterface.data.output_lock import OutputLock
 from clusterface.data.recordio import IndexedRecordIO, RecordIOError, RecordIOWriter, default_idx_path, pack_record
 from clusterface.data.recordio_dataset import detect_layout, label_map_path_for, read_record_labels
 from clusterface.data.scan import BadFile
@@ -91,6 +92,13 @@ def folder_to_recordio(
     ``verify`` decodes every image and leaves out (and reports) the bad ones.
     """
     dst_rec = Path(dst_rec)
+    with OutputLock(dst_rec, f"clusterface data convert {src} {dst_rec}"):
+        return _folder_to_recordio(Path(src), dst_rec, label_map, verify, overwrite, progress)
+
+
+def _folder_to_recordio(
+    src: Path, dst_rec: Path, label_map: str | Path | None, verify: bool, overwrite: bool, progress: bool
+) -> ConvertResult:
     idx_path, map_path = default_idx_path(dst_rec), label_map_path_for(dst_rec)
     _refuse_existing([dst_rec, idx_path], overwrite)
     index = index_image_folder(src, label_map)
@@ -132,6 +140,11 @@ def recordio_to_folder(
     src_rec, dst_dir = Path(src_rec), Path(dst_dir)
     if src_rec.suffix.lower() == ".idx":
         src_rec = src_rec.with_suffix(".rec")
+    with OutputLock(dst_dir, f"clusterface data convert {src_rec} {dst_dir}"):
+        return _recordio_to_folder(src_rec, dst_dir, verify, overwrite, progress)
+
+
+def _recordio_to_folder(src_rec: Path, dst_dir: Path, verify: bool, overwrite: bool, progress: bool) -> ConvertResult:
     _refuse_existing([dst_dir], overwrite)
     reader = IndexedRecordIO(src_rec)
     layout = detect_layout(reader)

@@ -226,6 +226,25 @@ def generate_dataset(cfg: SynthConfig, progress: bool = True, overwrite: bool = 
     if manifest is not None and manifest.get("params_hash") == digest and not overwrite:
         if paths.bin_path.exists() and paths.pairs_path.exists():
             return paths
+    from clusterface.data.output_lock import OutputLock  # lazy, as save_bin below
+
+    with OutputLock(root, "clusterface synth"):  # one writer per dataset folder
+        manifest = _read_manifest(paths.manifest)  # another writer may have finished meanwhile
+        if manifest is not None and manifest.get("params_hash") == digest and not overwrite:
+            if paths.bin_path.exists() and paths.pairs_path.exists():
+                return paths
+        return _write_dataset(cfg, paths, digest, manifest, progress, overwrite)
+
+
+def _write_dataset(
+    cfg: SynthConfig,
+    paths: SynthPaths,
+    digest: str,
+    manifest: dict[str, object] | None,
+    progress: bool,
+    overwrite: bool,
+) -> SynthPaths:
+    root = paths.root
     marker = _read_manifest(root / IN_PROGRESS)
     other = [m for m in (manifest, marker) if m is not None and m.get("params_hash") != digest]
     if other and all(_same_but_generator(m, cfg) for m in other):

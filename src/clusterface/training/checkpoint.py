@@ -38,7 +38,7 @@ def _feed(h: Any, obj: Any) -> None:
         h.update(f"T{t.dtype}{tuple(t.shape)}".encode())
         if t.numel():
             flat = t.to("cpu").contiguous().reshape(-1)
-            h.update(memoryview(flat.view(torch.uint8).numpy()))
+            h.update(flat.view(torch.uint8).numpy().data)  # the bytes in place, no copy
     elif isinstance(obj, dict):
         h.update(f"D{len(obj)}".encode())
         for key, value in obj.items():

@@ -21,6 +21,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
 
 from clusterface.config import Config, ConfigError, config_to_dict, save_config
+from clusterface.data.output_lock import OutputLock, OutputLockedError
 from clusterface.training.checkpoint import CheckpointError, CheckpointRotation, check_state_fits, load_checkpoint
 from clusterface.training.distributed import DistContext, all_reduce_max, current_context
 from clusterface.training.nonfinite import NonFiniteGuard, NonFiniteLossError
@@ -415,17 +416,35 @@ def train(
     Under torchrun, call ``init_distributed()`` first; ``cfg.schedule.batch_size`` is the global
     batch. ``model`` / ``objective_factory`` replace ``create_backbone`` / ``build_objective``
     (both are built after seeding, so runs are reproducible). Raises ``NonFiniteLossError`` after
-    too many non-finite steps in a row.
+    too many non-finite steps in a row. Raises ``OutputLockedError`` (on every rank) when another
+    live process writes the same run directory.
     """
-    trainer = Trainer(
-        cfg,
-        train_set,
-        evaluate_fn=evaluate_fn,
-        out_dir=cfg.runtime.out_dir if out_dir is None else out_dir,
-        progress=progress,
-        model=model,
-        objective_factory=objective_factory,
-    )
-    if resume is not None:
-        trainer.resume(resume)
-    return trainer.run()
+    out = cfg.runtime.out_dir if out_dir is None else out_dir
+    ctx = current_context(cfg.runtime.device)
+    lock = OutputLock(out, "clusterface train") if out is not None and ctx.is_main else None
+    refused: OutputLockedError | None = None
+    if lock is not None:
+        try:
+            lock.acquire()
+        except OutputLockedError as err:
+            refused = err
+    if ctx.distributed and all_reduce_max(1.0 if refused else 0.0, ctx) and refused is None:
+        raise OutputLockedError(f"{out}: rank 0 could not lock the run directory (see its message)")
+    if refused is not None:
+        raise refused
+    try:
+        trainer = Trainer(
+            cfg,
+            train_set,
+            evaluate_fn=evaluate_fn,
+            out_dir=out,
+            progress=progress,
+            model=model,
+            objective_factory=objective_factory,
+        )
+        if resume is not None:
+            trainer.resume(resume)
+        return trainer.run()
+    finally:
+        if lock is not None:
+            lock.release()
