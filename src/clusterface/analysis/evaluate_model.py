@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 from torch import nn
 
 from clusterface.analysis import plots
-from clusterface.analysis.report import fmt_pct, md_table, write_markdown_and_html
+from clusterface.analysis.report import fmt_pct, md_table, write_markdown_and_html, write_text_atomic
 from clusterface.clustering import ClusteringOptions, build_knn, cluster_features, clustering_scores
 from clusterface.clustering.face_set import load_face_set
 from clusterface.clustering.knn import KnnMethod
@@ -360,7 +360,7 @@ def write_evaluation_report(ev: ModelEvaluation, out_dir: str | Path, title: str
     files: dict[str, Path] = {}
     metrics = ev.metrics()
     files["metrics"] = out / "metrics.json"
-    files["metrics"].write_text(json.dumps(metrics, indent=2) + "\n")
+    write_text_atomic(files["metrics"], json.dumps(metrics, indent=2) + "\n")
     fars = _far_keys()
     md = [f"# {title or 'Evaluation of ' + ev.name}", ""]
     if ev.bins:
@@ -475,7 +475,7 @@ def write_comparison_report(
     out.mkdir(parents=True, exist_ok=True)
     metrics = {name: (r.metrics() if isinstance(r, ModelEvaluation) else dict(r)) for name, r in results.items()}
     files: dict[str, Path] = {"metrics": out / "comparison.json"}
-    files["metrics"].write_text(json.dumps(metrics, indent=2) + "\n")
+    write_text_atomic(files["metrics"], json.dumps(metrics, indent=2) + "\n")
     fars = _far_keys()
     md = [f"# {title}", ""]
     ver_rows = []

@@ -189,9 +189,12 @@ def save_bin(path: str | Path, images: list[bytes], issame: list[bool]) -> Path:
         raise BinFormatError(f"{path}: {len(images)} images for {len(issame)} pairs; need 2 per pair")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("wb") as f:
-        pickle.dump(([bytes(b) for b in images], [bool(s) for s in issame]), f, protocol=4)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with tmp.open("wb") as f:
+            pickle.dump(([bytes(b) for b in images], [bool(s) for s in issame]), f, protocol=4)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)  # a failed write (full disk) leaves nothing behind
     return path

@@ -73,6 +73,11 @@ def save_checkpoint(state: dict[str, Any], path: str | Path) -> Path:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except (OSError, RuntimeError) as err:  # torch reports a failed write (ENOSPC, EFBIG) as RuntimeError
+        raise CheckpointError(
+            f"{path}: could not write the checkpoint ({err}); the previous checkpoint is kept. "
+            "Is the disk full? Free space and rerun the same command to resume"
+        ) from err
     finally:
         if tmp.exists():
             tmp.unlink()
