@@ -7,6 +7,7 @@ models side by side (the demo's ArcFace vs full method).
 
 from __future__ import annotations
 
+import csv
 import json
 import time
 from collections.abc import Mapping, Sequence
@@ -78,14 +79,17 @@ class ClusteringEvaluation:
         path.parent.mkdir(parents=True, exist_ok=True)
         methods = list(self.assignments)
         header = ["item", *methods] + (["label"] if self.labels is not None else [])
-        with path.open("w") as f:
-            f.write(",".join(header) + "\n")
+        # csv quotes commas, quotes and newlines (all legal in file names); names that are not UTF-8
+        # on disk are written with backslash escapes instead of failing
+        with path.open("w", newline="", encoding="utf-8", errors="backslashreplace") as f:
+            writer = csv.writer(f)
+            writer.writerow(header)
             for i, name in enumerate(self.item_names):
-                row = [name.replace(",", "_"), *(str(int(self.assignments[m][i])) for m in methods)]
+                row = [name, *(str(int(self.assignments[m][i])) for m in methods)]
                 if self.labels is not None:
                     lab = int(self.labels[i])
                     row.append(self.class_names[lab] if self.class_names else str(lab))
-                f.write(",".join(row) + "\n")
+                writer.writerow(row)
         return path
 
 
