@@ -45,6 +45,7 @@ def train_command(
     from clusterface.training import (
         CheckpointError,
         NonFiniteLossError,
+        TrainingDataError,
         build_train_dataset,
         init_distributed,
         shutdown_distributed,
@@ -84,7 +85,8 @@ def train_command(
         except NonFiniteLossError as err:
             typer.echo(f"error: {err}", err=True)
             return EXIT_NONFINITE
-        except (ConfigError, ValidationError, CheckpointError, OutputLockedError) as err:  # e.g. another batch size
+        # e.g. resuming with another batch size, a run directory in use, a single-identity data set
+        except (ConfigError, ValidationError, CheckpointError, OutputLockedError, TrainingDataError) as err:
             typer.echo(f"error: {err}", err=True)
             return 2
     finally:

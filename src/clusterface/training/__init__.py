@@ -14,7 +14,7 @@ from clusterface.training.nonfinite import NonFiniteLossError
 from clusterface.training.optim import build_optimizer, build_scheduler, lr_factor
 from clusterface.training.sampler import ResumableDistributedBatchSampler
 from clusterface.training.signals import EXIT_CODES
-from clusterface.training.trainer import Trainer, TrainResult, train
+from clusterface.training.trainer import Trainer, TrainingDataError, TrainResult, train
 
 __all__ = [
     "CHECKPOINT_FORMAT",
@@ -26,6 +26,7 @@ __all__ = [
     "ResumableDistributedBatchSampler",
     "TrainResult",
     "Trainer",
+    "TrainingDataError",
     "build_optimizer",
     "build_scheduler",
     "build_train_dataset",

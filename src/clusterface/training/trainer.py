@@ -59,6 +59,10 @@ class TrainResult:
         return EXIT_CODES.get(self.signal, 128 + self.signal) if self.signal is not None else 0  # type: ignore[call-overload]
 
 
+class TrainingDataError(ValueError):
+    """A training set that cannot train a model (e.g. a single identity); the message says why."""
+
+
 def num_classes_of(dataset: Dataset) -> int:
     """``dataset.num_classes``, or 1 + the largest of ``dataset.labels``."""
     n = getattr(dataset, "num_classes", None)
@@ -108,7 +112,13 @@ class Trainer:
             from clusterface.losses import build_objective
 
             objective_factory = build_objective
-        self.objective = objective_factory(cfg, num_classes_of(train_set)).to(ctx.device)
+        num_classes = num_classes_of(train_set)
+        if num_classes < 2:  # one class: the classifier is trivially right, the loss ~0, nothing is learned
+            raise TrainingDataError(
+                f"the training set has {num_classes} identit{'y' if num_classes == 1 else 'ies'}; training needs at "
+                "least 2 (check data.path with `clusterface data scan`)"
+            )
+        self.objective = objective_factory(cfg, num_classes).to(ctx.device)
         self.momentum_encoder: Any = None
         if cfg.objective.use_momentum_encoder:
             from clusterface.memory import MomentumEncoder
