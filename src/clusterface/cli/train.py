@@ -11,6 +11,8 @@ from clusterface.cli.common import ConfigOption, OverridesArgument, resolve_conf
 
 #: Exit code when training aborts on too many non-finite steps in a row.
 EXIT_NONFINITE = 4
+#: Exit code when another rank of a distributed run died or stopped answering.
+EXIT_LOST_RANK = 5
 
 
 def train_command(
@@ -35,7 +37,8 @@ def train_command(
     Under torchrun (e.g. `torchrun --nproc-per-node 2 -m clusterface train ...`) it runs DDP;
     schedule.batch_size is the global batch. Exit codes: 0 done, 130/143 stopped by SIGINT/SIGTERM
     after writing a checkpoint (rerun the same command to resume), 2 a config error (or a checkpoint
-    that cannot be used, e.g. one of another batch size), 4 too many non-finite steps. Any other
+    that cannot be used, e.g. one of another batch size, a run directory another process writes, a
+    single-identity training set), 4 too many non-finite steps, 5 another rank died. Any other
     error is a bug and keeps its traceback.
     """
     from pydantic import ValidationError
@@ -44,6 +47,7 @@ def train_command(
     from clusterface.data.output_lock import OutputLockedError
     from clusterface.training import (
         CheckpointError,
+        LostRankError,
         NonFiniteLossError,
         TrainingDataError,
         build_train_dataset,
@@ -85,6 +89,9 @@ def train_command(
         except NonFiniteLossError as err:
             typer.echo(f"error: {err}", err=True)
             return EXIT_NONFINITE
+        except LostRankError as err:  # another rank died: say which, and how to resume
+            typer.echo(f"error: {err}", err=True)
+            return EXIT_LOST_RANK
         # e.g. resuming with another batch size, a run directory in use, a single-identity data set
         except (ConfigError, ValidationError, CheckpointError, OutputLockedError, TrainingDataError) as err:
             typer.echo(f"error: {err}", err=True)

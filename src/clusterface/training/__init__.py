@@ -9,7 +9,7 @@ from clusterface.training.checkpoint import (
     save_checkpoint,
 )
 from clusterface.training.datasets import build_train_dataset, register_train_source, verification_bin_path
-from clusterface.training.distributed import DistContext, init_distributed, shutdown_distributed
+from clusterface.training.distributed import DistContext, LostRankError, init_distributed, shutdown_distributed
 from clusterface.training.nonfinite import NonFiniteLossError
 from clusterface.training.optim import build_optimizer, build_scheduler, lr_factor
 from clusterface.training.sampler import ResumableDistributedBatchSampler
@@ -22,6 +22,7 @@ __all__ = [
     "CheckpointError",
     "CheckpointRotation",
     "DistContext",
+    "LostRankError",
     "NonFiniteLossError",
     "ResumableDistributedBatchSampler",
     "TrainResult",

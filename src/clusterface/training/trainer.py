@@ -23,7 +23,15 @@ from torch.utils.data import DataLoader, Dataset
 from clusterface.config import Config, ConfigError, config_to_dict, save_config
 from clusterface.data.output_lock import OutputLock, OutputLockedError
 from clusterface.training.checkpoint import CheckpointError, CheckpointRotation, check_state_fits, load_checkpoint
-from clusterface.training.distributed import DistContext, all_reduce_max, current_context
+from clusterface.training.distributed import (
+    DistContext,
+    LostRankError,
+    all_reduce_max,
+    current_context,
+    describe_lost_ranks,
+    is_communication_error,
+    mark_alive,
+)
 from clusterface.training.nonfinite import NonFiniteGuard, NonFiniteLossError
 from clusterface.training.optim import build_optimizer, build_scheduler
 from clusterface.training.progress import TrainLogger
@@ -305,6 +313,12 @@ class Trainer:
             self.logger.summary = {"status": "aborted", "global_step": self.global_step, "error": str(err)}
             self.logger.message(str(err))
             raise
+        except RuntimeError as err:
+            if not (self.ctx.distributed and is_communication_error(err)) or isinstance(err, LostRankError):
+                raise
+            message = describe_lost_ranks(self.ctx, self.global_step + 1, err)
+            self.logger.summary = {"status": "lost_rank", "global_step": self.global_step, "error": message}
+            raise LostRankError(message) from err
         finally:
             self.logger.write_metrics()
             self.logger.close()
@@ -333,6 +347,7 @@ class Trainer:
                 while True:
                     images, labels = next(batches)
                     t_data = time.perf_counter()
+                    mark_alive(ctx, self.global_step + 1)  # entering the step's collectives: see describe_lost_ranks
                     self.objective.set_progress(self.epoch + self.step_in_epoch / self.steps_per_epoch)  # type: ignore[operator]
                     flip = None
                     if cfg.data.hflip:
