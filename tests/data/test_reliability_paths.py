@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from data_helpers import write_folder
 
-from clusterface.analysis.evaluate_model import ClusteringEvaluation
+from clusterface.analysis.results import ClusteringEvaluation
 from clusterface.cli import main
 from clusterface.clustering import ClusteringOptions
 from clusterface.clustering.face_set import load_face_set

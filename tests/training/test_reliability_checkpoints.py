@@ -11,9 +11,10 @@ import pytest
 import torch
 from training_standins import RandomFaces, make_objective, tiny_config
 
+from clusterface.checkpoint import CHECKSUM_KEY, state_digest
 from clusterface.config import Config, config_to_dict
 from clusterface.training import CheckpointError, load_backbone, load_checkpoint, save_checkpoint, train
-from clusterface.training.checkpoint import CHECKSUM_KEY, CheckpointRotation, state_digest
+from clusterface.training.checkpoint import CheckpointRotation
 
 
 def _state(value: float) -> dict:

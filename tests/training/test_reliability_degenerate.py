@@ -23,7 +23,7 @@ class _Constant(RandomFaces):
         self.images[:] = value
 
 
-def _train(data: RandomFaces, out: Path | None = None) -> tuple[object, nn.Module]:
+def _train(data: RandomFaces, out: Path) -> tuple[object, nn.Module]:
     built: dict[str, nn.Module] = {}
 
     def factory(cfg: Config, n: int) -> nn.Module:
@@ -53,8 +53,8 @@ def test_one_identity_is_refused_before_anything_is_written(tmp_path: Path) -> N
     [RandomFaces(n=32, num_classes=32), _Constant(0), _Constant(255)],
     ids=["every identity one image", "all black", "all white"],
 )
-def test_degenerate_batches_stay_finite(data: RandomFaces) -> None:
-    result, objective = _train(data)
+def test_degenerate_batches_stay_finite(data: RandomFaces, tmp_path: Path) -> None:
+    result, objective = _train(data, tmp_path / "run")
     assert result.status == "completed" and result.nonfinite_steps == 0  # type: ignore[attr-defined]
     assert all(math.isfinite(v) for v in result.losses)  # type: ignore[attr-defined]
     assert _all_finite(objective) == []

@@ -98,8 +98,9 @@ def evaluate_command(
     color_order: ColorOpt = None,
 ) -> None:
     """Evaluate a model: 10-fold verification and TAR@FAR on .bin sets, IJB-B/C templates, face clustering."""
-    from clusterface.analysis import evaluate_model, write_evaluation_report
+    from clusterface.analysis import write_evaluation_report
     from clusterface.evaluation import DegenerateEmbeddingError, IJBFormatError
+    from clusterface.workflows import evaluate_model
 
     if not (bins or ijb or cluster):
         raise typer.BadParameter("nothing to evaluate: give --bin, --ijb and/or --cluster")
@@ -128,7 +129,7 @@ def evaluate_command(
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(1) from err
     if model.suffix.lower() != ".onnx":
-        from clusterface.analysis import memory_arrays_from_checkpoint
+        from clusterface.workflows import memory_arrays_from_checkpoint
 
         arrays = memory_arrays_from_checkpoint(model)
         if arrays is not None:
@@ -177,8 +178,8 @@ def cluster_command(
     color_order: ColorOpt = None,
 ) -> None:
     """Cluster faces; writes the assignment (CSV) and, when the set has labels, the clustering scores."""
-    from clusterface.analysis import cluster_face_set
     from clusterface.evaluation import DegenerateEmbeddingError
+    from clusterface.workflows import cluster_face_set
 
     _check_choice(method, CLUSTERING_METHODS, "--method")
     _check_choice(knn, KNN_METHODS, "--knn")

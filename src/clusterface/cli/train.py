@@ -28,7 +28,11 @@ def train_command(
     ] = "auto",
     eval_bin: Annotated[
         Optional[Path],  # noqa: UP045
-        typer.Option("--eval-bin", help="Verification .bin for periodic evaluation (default: the data's test .bin)."),
+        typer.Option(
+            "--eval-bin",
+            help="Verification .bin for periodic evaluation (default: eval.periodic_split; SynthFaces' val .bin "
+            "when the data has a validation split, else its test .bin).",
+        ),
     ] = None,
     progress: Annotated[bool, typer.Option(help="Progress bar / log lines.")] = True,
 ) -> int:
@@ -41,15 +45,8 @@ def train_command(
     single-identity training set), 4 too many non-finite steps, 5 another rank died. Any other
     error is a bug and keeps its traceback.
     """
-    from pydantic import ValidationError
-
     from clusterface.config import ConfigError
-    from clusterface.data.output_lock import OutputLockedError
     from clusterface.training import (
-        CheckpointError,
-        LostRankError,
-        NonFiniteLossError,
-        TrainingDataError,
         build_train_dataset,
         init_distributed,
         shutdown_distributed,
@@ -70,13 +67,9 @@ def train_command(
         bin_path = eval_bin or verification_bin_path(cfg)
         evaluate_fn = None
         if bin_path is not None and cfg.eval.every_epochs:
-            from clusterface.evaluation import evaluate_bin
+            from clusterface.evaluation import periodic_bin_evaluation
 
-            def evaluate_fn(model):  # type: ignore[no-untyped-def]
-                results = evaluate_bin(
-                    model, bin_path, batch_size=cfg.eval.batch_size, flip=cfg.eval.flip, progress=False
-                )
-                return {k: v for k, v in results.items() if isinstance(v, int | float)}
+            evaluate_fn = periodic_bin_evaluation(bin_path, batch_size=cfg.eval.batch_size, flip=cfg.eval.flip)
 
         try:
             result = train(
@@ -86,18 +79,32 @@ def train_command(
                 progress=progress and ctx.is_main,
                 resume=None if resume == "never" else resume,
             )
-        except NonFiniteLossError as err:
+        except Exception as err:  # known failures become an exit code; anything else keeps its traceback
+            code = _exit_code_for(err)
+            if code is None:
+                raise
             typer.echo(f"error: {err}", err=True)
-            return EXIT_NONFINITE
-        except LostRankError as err:  # another rank died: say which, and how to resume
-            typer.echo(f"error: {err}", err=True)
-            return EXIT_LOST_RANK
-        # e.g. resuming with another batch size, a run directory in use, a single-identity data set
-        except (ConfigError, ValidationError, CheckpointError, OutputLockedError, TrainingDataError) as err:
-            typer.echo(f"error: {err}", err=True)
-            return 2
+            return code
     finally:
         shutdown_distributed()
     if ctx.is_main:
         typer.echo(f"{result.status}: {result.global_step} steps, run directory {result.out_dir}")
     return result.exit_code
+
+
+def _exit_code_for(err: BaseException) -> int | None:
+    """The documented exit code of a known training failure; None for anything else (a bug)."""
+    from pydantic import ValidationError
+
+    from clusterface.config import ConfigError
+    from clusterface.data.output_lock import OutputLockedError
+    from clusterface.training import CheckpointError, LostRankError, NonFiniteLossError, TrainingDataError
+
+    if isinstance(err, NonFiniteLossError):
+        return EXIT_NONFINITE
+    if isinstance(err, LostRankError):  # another rank died: the message says which, and how to resume
+        return EXIT_LOST_RANK
+    # e.g. resuming with another batch size, a run directory in use, a single-identity data set
+    if isinstance(err, ConfigError | ValidationError | CheckpointError | OutputLockedError | TrainingDataError):
+        return 2
+    return None
