@@ -13,9 +13,9 @@ from synth_cases import tiny_config
 from clusterface.config import load_config
 from clusterface.config.schema import SynthConfig
 from clusterface.data import load_bin
+from clusterface.data.decode import decode_image
 from clusterface.synth import SynthFacesDataset, build_plan, generate_dataset, parse_pairs_text
 from clusterface.synth.pairs import build_pairs, pairs_text
-from clusterface.synth.render import decode_jpeg
 from clusterface.synth.writer import params_hash
 from clusterface.training import verification_bin_path
 
@@ -102,7 +102,7 @@ def test_written_validation_split(tmp_path):
     ds = SynthFacesDataset(cfg, split="val")
     assert ds.num_classes == len(val)
     img, _ = ds[len(ds) - 1]
-    disk = decode_jpeg((paths.root / ds.records[-1].relpath).read_bytes())
+    disk = decode_image((paths.root / ds.records[-1].relpath).read_bytes())
     np.testing.assert_array_equal(img.numpy().transpose(1, 2, 0), disk)
     # a second call is a cache hit (nothing rewritten)
     before = paths.val_bin_path.stat().st_mtime_ns

@@ -139,6 +139,8 @@ def _explain(error: Any, tree: dict[str, Any]) -> str:
         if fields:
             close = difflib.get_close_matches(str(loc[-1]), fields, n=1)
             hint = f" (did you mean {close[0]}?)" if close else ""
+            if tuple(loc[:1]) == ("margin",):  # the keys depend on the margin's kind: name it
+                hint += f" for margin.kind={_margin_kind(tree)}"
             return f"unknown key{hint}; accepted keys: {', '.join(fields)}"
         return message
     given = f" (got {error['input']!r})" if "input" in error and not isinstance(error["input"], dict) else ""
@@ -156,10 +158,13 @@ def _section_fields(loc: tuple[Any, ...], tree: dict[str, Any]) -> list[str]:
             return []
         model = field.annotation
         if str(part) == "margin":
-            margin = tree.get("margin")
-            kind = margin.get("kind", DEFAULT_MARGIN_KIND) if isinstance(margin, dict) else DEFAULT_MARGIN_KIND
-            model = MARGIN_CONFIGS.get(str(kind), model)
+            model = MARGIN_CONFIGS.get(_margin_kind(tree), model)
     return list(getattr(model, "model_fields", {}))
+
+
+def _margin_kind(tree: dict[str, Any]) -> str:
+    margin = tree.get("margin")
+    return str(margin.get("kind", DEFAULT_MARGIN_KIND)) if isinstance(margin, dict) else DEFAULT_MARGIN_KIND
 
 
 def config_to_dict(config: Config) -> dict[str, Any]:

@@ -204,7 +204,7 @@ class ObjectiveConfig(Section):
         None, ge=0, lt=1, description="mu; None: from momentum_horizon_epochs and the run's steps per epoch"
     )
     momentum_horizon_epochs: float = Field(
-        0.1, gt=0, description="EMA horizon h in epochs: mu = 1 - 1/(h * steps per epoch) (METHOD.md)"
+        0.1, gt=0, description="EMA horizon h in epochs: mu = 1 - 1/(h * steps per epoch) (docs/method.md)"
     )
     warmup_epochs: float = Field(1.0, ge=0, description="plain ArcFace while the memory fills")
     num_negatives: int | None = Field(None, ge=1, description="sampled negative centres; None = all")

@@ -156,23 +156,7 @@ class Trainer:
             self.ddp_model = DistributedDataParallel(self.model, device_ids=ids)
         self.sampler, self.loader_generator, self.loader = self._build_loader()
         self.steps_per_epoch = self.sampler.steps_per_epoch
-        # The momentum encoder's mu follows the run's length (METHOD.md): from the EMA horizon in
-        # epochs and the steps per epoch of the global batch, unless given explicitly. It is
-        # restarted from theta once, after the last warm-up step (``momentum_restart_step``).
-        self.momentum_encoder: Any = None
-        self.encoder_momentum: float | None = None
-        self.momentum_restart_step: int | None = None
-        if cfg.objective.use_momentum_encoder:
-            from clusterface.memory import MomentumEncoder, horizon_momentum, warmup_end_step
-
-            obj = cfg.objective
-            mu = obj.encoder_momentum
-            if mu is None:
-                mu = horizon_momentum(obj.momentum_horizon_epochs, self.steps_per_epoch)
-            self.encoder_momentum = mu
-            self.momentum_encoder = MomentumEncoder(self.model, mu)
-            if obj.warmup_epochs > 0:
-                self.momentum_restart_step = warmup_end_step(obj.warmup_epochs, self.steps_per_epoch)
+        self.momentum_encoder, self.encoder_momentum, self.momentum_restart_step = self._build_momentum_encoder()
         self.optimizer = build_optimizer([self.model, self.objective], cfg.optim)
         self.scheduler = build_scheduler(self.optimizer, cfg.schedule, self.steps_per_epoch)
         self.step_fn = TrainStep(
@@ -235,6 +219,23 @@ class Trainer:
                 "least 2 (check data.path with `clusterface data scan`)"
             )
         return factory(self.cfg, num_classes).to(self.ctx.device)
+
+    def _build_momentum_encoder(self) -> tuple[Any, float | None, int | None]:
+        """(momentum encoder or None, its mu, the step after which it restarts from theta or None).
+
+        mu follows the run's length (docs/method.md, Momentum encoder): from the EMA horizon in
+        epochs and the steps per epoch of the global batch, unless given explicitly.
+        """
+        obj = self.cfg.objective
+        if not obj.use_momentum_encoder:
+            return None, None, None
+        from clusterface.memory import MomentumEncoder, horizon_momentum, warmup_end_step
+
+        mu = obj.encoder_momentum
+        if mu is None:
+            mu = horizon_momentum(obj.momentum_horizon_epochs, self.steps_per_epoch)
+        restart = warmup_end_step(obj.warmup_epochs, self.steps_per_epoch) if obj.warmup_epochs > 0 else None
+        return MomentumEncoder(self.model, mu), mu, restart
 
     def _build_loader(self) -> tuple[ResumableDistributedBatchSampler, torch.Generator, DataLoader]:
         """This rank's resumable batch sampler, the loader's generator (reseeded per epoch) and the loader."""
