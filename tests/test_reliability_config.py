@@ -4,6 +4,7 @@ unknown keys end in a ConfigError naming the field and what it accepts; nothing 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from types import UnionType
 from typing import Any, Literal, Union, get_args, get_origin
@@ -116,7 +117,9 @@ def test_unknown_keys_name_the_accepted_ones(tmp_path: Path, section: str, cls: 
     with pytest.raises(ConfigError) as info:
         load_config(None, [*(f"{k}={v}" for k, v in select.items()), f"{section}.no_such_key=1"])
     message = str(info.value)
-    assert f"{section}.no_such_key: unknown key; accepted keys: " in message
+    assert re.search(rf"{section}\.no_such_key: unknown key[^;]*; accepted keys: ", message), message
+    if select:  # the margin's keys depend on its kind, which the message names
+        assert f"for margin.kind={select['margin.kind']}" in message
     assert all(name in message for name in cls.model_fields)
 
 
