@@ -14,6 +14,7 @@ import torch
 import torch.multiprocessing as mp
 from training_standins import RandomFaces, free_port, make_objective, tiny_config
 
+from clusterface.checkpoint import CheckpointError
 from clusterface.training import load_checkpoint, train
 
 NUM_CLASSES, NUM_IMAGES = 5, 72  # 6 steps per epoch
@@ -132,3 +133,11 @@ def test_checkpoint_of_the_replicated_layout_resumes_sharded(tmp_path, replicate
     tail = run(1, tmp_path, SHARDED, resume="auto")
     torch.testing.assert_close(torch.tensor(head + tail), torch.tensor(ref_losses), rtol=LOSS_RTOL, atol=0)
     assert_same_checkpoints(ref_ckpt, tmp_path / "checkpoints" / "last.pt")
+
+
+def test_sharded_resume_refuses_a_checkpoint_with_other_classes(tmp_path):
+    run(1, tmp_path, [*BASE, "schedule.max_steps=2"])
+    cfg = tiny_config(None, *SHARDED)
+    other = RandomFaces(n=NUM_IMAGES, num_classes=NUM_CLASSES + 1)
+    with pytest.raises(CheckpointError, match=r"classifier.weight: \(5, 16\) in the checkpoint, \(6, 16\) here"):
+        train(cfg, other, out_dir=tmp_path, progress=False, resume="auto", objective_factory=make_objective)

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from clusterface.losses.class_objective import is_sharded
+from clusterface.losses.joint_objective import SHARDED_ONLY_KEYS
 
 
 def objective_full_state(objective: nn.Module) -> dict[str, torch.Tensor]:
@@ -31,6 +32,24 @@ def load_objective_full_state(objective: nn.Module, state: dict[str, torch.Tenso
         load(state)
     else:
         objective.load_state_dict(state)
+
+
+def objective_state_to_check(objective: nn.Module, saved: dict[str, Any]) -> dict[str, Any]:
+    """The part of a saved full objective state that this objective will load, as it will see it.
+
+    For ``check_state_fits``: keys only a sharded run writes are dropped, and for a sharded
+    objective the per-class tensors are cut (as views) to this rank's rows, so the check compares
+    like with like. A checkpoint with another number of classes still fails the check.
+    """
+    state = {k: v for k, v in saved.items() if k not in SHARDED_ONLY_KEYS}
+    partition = getattr(objective, "partition", None)
+    if not is_sharded(objective) or partition is None:
+        return state
+    rows = slice(partition.start, partition.stop)
+    return {
+        k: v[rows] if torch.is_tensor(v) and v.dim() > 0 and v.shape[0] == partition.num_classes else v
+        for k, v in state.items()
+    }
 
 
 def _indices(optimizer: torch.optim.Optimizer) -> dict[int, int]:
