@@ -32,3 +32,27 @@ def test_export_cli_bad_checkpoint_is_a_clear_error(tmp_path: Path, capsys):
     bad.write_bytes(b"not a checkpoint")
     assert main(["export", str(bad), "--out", str(tmp_path / "o")]) == 1
     assert "bad.pt" in capsys.readouterr().err
+
+
+def test_evaluate_reads_the_flip_test_from_the_metadata(checkpoint: Path, exported: Path, tmp_path: Path):
+    """An export whose metadata says no flip test scores as the checkpoint with --no-flip, with no option given."""
+    import shutil
+
+    from clusterface.export import update_onnx_metadata
+
+    pairs = make_bin(tmp_path / "v.bin", n_pairs=40)
+    folder = tmp_path / "noflip"
+    shutil.copytree(exported, folder)
+    meta = read_onnx_metadata(folder / "model.onnx")
+    meta.flip = False
+    update_onnx_metadata(folder / "model.onnx", meta)
+    runs = {
+        "export": [str(folder)],
+        "checkpoint": [str(checkpoint), "--no-flip"],
+    }
+    scores = {}
+    for name, args in runs.items():
+        assert main(["evaluate", *args, "--bin", str(pairs), "--out", str(tmp_path / name)]) == 0
+        scores[name] = json.loads((tmp_path / name / "metrics.json").read_text())["verification"]["v"]
+    assert scores["export"]["best_threshold"] == scores["checkpoint"]["best_threshold"]
+    assert scores["export"]["accuracy"] == scores["checkpoint"]["accuracy"]

@@ -29,6 +29,7 @@ app.command("demo")(demo.demo_command)
 app.command("evaluate")(evaluate.evaluate_command)
 app.command("cluster")(evaluate.cluster_command)
 app.command("export")(export.export_command)
+app.command("calibrate")(export.calibrate_command)
 app.add_typer(data.app, name="data")
 
 

@@ -14,7 +14,9 @@ import typer
 CLUSTERING_METHODS = ("kmeans", "components", "dbscan", "agglomerative", "infomap")
 KNN_METHODS = ("exact", "hnsw", "ivf")
 
-ModelArg = Annotated[Path, typer.Argument(help="clusterface checkpoint (.pt) or ONNX model (.onnx).", exists=True)]
+ModelArg = Annotated[
+    Path, typer.Argument(help="clusterface checkpoint (.pt), export folder, or ONNX model (.onnx).", exists=True)
+]
 ThresholdOpt = Annotated[
     Optional[float],  # noqa: UP045 (typer needs Optional on 3.11)
     typer.Option(
@@ -24,7 +26,12 @@ ThresholdOpt = Annotated[
 KOpt = Annotated[int, typer.Option("--k", help="Neighbours per face in the kNN graph.")]
 KnnOpt = Annotated[str, typer.Option("--knn", help="kNN search: exact (faiss IndexFlatIP), hnsw or ivf (approximate).")]
 BatchOpt = Annotated[int, typer.Option(help="Images per forward pass.")]
-FlipOpt = Annotated[bool, typer.Option("--flip/--no-flip", help="Flip test: emb(img) + emb(hflip(img)).")]
+FlipOpt = Annotated[
+    Optional[bool],  # noqa: UP045
+    typer.Option(
+        "--flip/--no-flip", help="Flip test: emb(img) + emb(hflip(img)) (default: the model's metadata, else on)."
+    ),
+]
 InputSizeOpt = Annotated[Optional[int], typer.Option(help="ONNX: input size (else from the model).")]  # noqa: UP045
 MeanOpt = Annotated[Optional[str], typer.Option(help="ONNX: pixel mean, '127.5' or 'r,g,b'.")]  # noqa: UP045
 StdOpt = Annotated[Optional[str], typer.Option(help="ONNX: pixel std, '127.5' or 'r,g,b'.")]  # noqa: UP045
@@ -47,18 +54,22 @@ def _floats(text: str | None) -> float | tuple[float, ...] | None:
     return values[0] if len(values) == 1 else values
 
 
-def _embedder(model: Path, input_size: int | None, mean: str | None, std: str | None, color: str | None) -> Any:
-    from clusterface.evaluation import load_embedder
+def _embedder(
+    model: Path, input_size: int | None, mean: str | None, std: str | None, color: str | None, flip: bool | None
+) -> Any:
+    """The model as ``clusterface.load`` gives it: preprocessing and the flip test from its metadata."""
+    from clusterface.inference import load
 
     onnx_opts: dict[str, Any] = {}
-    if model.suffix.lower() == ".onnx":
+    if model.suffix.lower() == ".onnx" or model.is_dir():
         if color is not None:
             onnx_opts["color_order"] = _check_choice(color.upper(), ("RGB", "BGR"), "--color-order")
         onnx_opts.update(input_size=input_size, mean=_floats(mean), std=_floats(std))
     elif any(v is not None for v in (input_size, mean, std, color)):
         raise typer.BadParameter("--input-size/--mean/--std/--color-order apply to ONNX models only")
+    onnx_opts = {k: v for k, v in onnx_opts.items() if v is not None}
     try:
-        return load_embedder(model, **onnx_opts)
+        return load(model, flip=flip, **onnx_opts)
     except (ValueError, KeyError, FileNotFoundError) as err:
         raise typer.BadParameter(f"cannot load model {model}: {err}") from err
 
@@ -104,7 +115,7 @@ def evaluate_command(
     for m in methods or []:
         _check_choice(m, CLUSTERING_METHODS, "--method")
     _check_choice(knn, KNN_METHODS, "--knn")
-    embedder = _embedder(model, input_size, mean, std, color_order)
+    embedder = _embedder(model, input_size, mean, std, color_order, flip)
     try:
         ev = evaluate_model(
             embedder,
@@ -118,13 +129,13 @@ def evaluate_command(
             k=k,
             knn_method=knn,  # type: ignore[arg-type]
             batch_size=batch_size,
-            flip=flip,
+            flip=embedder.metadata.flip,
             name=name or model.stem,
         )
     except (DegenerateEmbeddingError, IJBFormatError, ValueError, FileNotFoundError) as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(1) from err
-    if model.suffix.lower() != ".onnx":
+    if model.is_file() and model.suffix.lower() != ".onnx":
         from clusterface.analysis import memory_arrays_from_checkpoint
 
         arrays = memory_arrays_from_checkpoint(model)
@@ -175,7 +186,7 @@ def cluster_command(
 
     _check_choice(method, CLUSTERING_METHODS, "--method")
     _check_choice(knn, KNN_METHODS, "--knn")
-    embedder = _embedder(model, input_size, mean, std, color_order) if model is not None else None
+    embedder = _embedder(model, input_size, mean, std, color_order, flip) if model is not None else None
     try:
         result = cluster_face_set(
             source,
@@ -186,7 +197,7 @@ def cluster_command(
             k=k,
             knn_method=knn,  # type: ignore[arg-type]
             batch_size=batch_size,
-            flip=flip,
+            flip=embedder.metadata.flip if embedder is not None else True,
         )
     except (DegenerateEmbeddingError, ValueError, FileNotFoundError) as err:
         typer.echo(f"error: {err}", err=True)

@@ -65,3 +65,45 @@ def export_command(
     for key, why in result.skipped_fars.items():
         typer.echo(f"FAR {key}: not calibrated ({why})")
     typer.echo(f"time: {', '.join(f'{k} {v:.2f} s' for k, v in result.seconds.items())}")
+
+
+def calibrate_command(
+    model: Annotated[Path, typer.Argument(help="Export folder, ONNX model or checkpoint.", exists=True)],
+    pairs: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(help="LFW-style pairs.txt (images from --images, default ./images next to it).", exists=True),
+    ] = None,
+    images: Annotated[Optional[Path], typer.Option(help="Image folder of --pairs.", exists=True)] = None,  # noqa: UP045
+    bin_path: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--bin", help="insightface .bin verification set (instead of --pairs).", exists=True),
+    ] = None,
+    fars: FarsOpt = None,
+    n_boot: Annotated[int, typer.Option(help="Bootstrap resamples for the threshold's interval.")] = 1000,
+    batch_size: Annotated[int, typer.Option(help="Images per forward pass.")] = 128,
+) -> None:
+    """Thresholds at target FARs (95% bootstrap and exact binomial intervals), stored with the model."""
+    from clusterface.export import CALIBRATION_FARS, thresholds_table
+    from clusterface.inference import calibrate_model
+
+    if (pairs is None) == (bin_path is None):
+        raise typer.BadParameter("give exactly one of --pairs (with --images) or --bin")
+    try:
+        result = calibrate_model(
+            model,
+            pairs or bin_path,  # type: ignore[arg-type]
+            images,
+            fars=tuple(fars or CALIBRATION_FARS),
+            n_boot=n_boot,
+            batch_size=batch_size,
+        )
+    except (ValueError, FileNotFoundError) as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(1) from err
+    for line in thresholds_table(result.thresholds):
+        typer.echo(line)
+    for key, why in result.skipped.items():
+        typer.echo(f"FAR {key}: not calibrated ({why})")
+    typer.echo(f"written: {', '.join(str(p) for p in result.written)}")
+    if not result.thresholds:
+        raise typer.Exit(1)

@@ -34,11 +34,14 @@ DEFAULT_THRESHOLDS: NDArray[np.float64] = np.arange(0, 4.005, 0.01)
 DEFAULT_FARS: tuple[float, ...] = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6)
 
 
-def check_embeddings(embeddings: ArrayLike, what: str = "embeddings") -> NDArray[np.float32]:
+def check_embeddings(
+    embeddings: ArrayLike, what: str = "embeddings", allow_identical: bool = False
+) -> NDArray[np.float32]:
     """Return ``embeddings`` (N, d) as float32 after checking they are finite and not all identical.
 
     A model that collapsed (every image mapped to the same vector) or produced NaN would
     otherwise score ~50% verification accuracy, which looks like a number; this is an error.
+    ``allow_identical`` skips the collapse check (a user may well embed one photo twice).
     """
     emb = np.asarray(embeddings, dtype=np.float32)
     if emb.ndim != 2 or emb.shape[0] == 0:
@@ -48,7 +51,11 @@ def check_embeddings(embeddings: ArrayLike, what: str = "embeddings") -> NDArray
         raise DegenerateEmbeddingError(
             f"{what}: {int(bad.sum())} of {len(emb)} embeddings contain NaN or inf (first at row {int(np.argmax(bad))})"
         )
-    if len(emb) > 1 and float(np.ptp(emb, axis=0).max()) <= 1e-6 * max(1.0, float(np.abs(emb).max())):
+    if (
+        not allow_identical
+        and len(emb) > 1
+        and float(np.ptp(emb, axis=0).max()) <= 1e-6 * max(1.0, float(np.abs(emb).max()))
+    ):
         raise DegenerateEmbeddingError(f"{what}: all {len(emb)} embeddings are identical (a collapsed model)")
     return emb
 
