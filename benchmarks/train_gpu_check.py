@@ -3,7 +3,7 @@
     PYTHONPATH=src python3 benchmarks/train_gpu_check.py [--json out.json]
 
 1. The demo method (cfnet_s, full objective) trains for two epochs on random uint8 faces with
-   ``train.amp`` = bf16, fp16 (GradScaler) and off: finite losses, no skipped steps, a checkpoint
+   ``runtime.amp`` = bf16, fp16 (GradScaler) and off: finite losses, no skipped steps, a checkpoint
    that ``load_backbone`` rebuilds.
 2. Resume on the GPU: stop at step 10, resume, compare with an uninterrupted run (max |diff| of
    the loss sequences; cuDNN kernels are not bitwise deterministic, so this is reported, not
@@ -50,12 +50,12 @@ def demo_cfg(*extra: str):
         "configs/demo.yaml",
         [
             "data.workers=2",
-            "train.batch_size=128",
-            "train.epochs=2",
-            "train.eval_every_epochs=0",
-            "train.log_every_steps=8",
+            "schedule.batch_size=128",
+            "schedule.epochs=2",
+            "eval.every_epochs=0",
+            "logging.every_steps=8",
             "objective.warmup_epochs=0.5",
-            "train.device=cuda",
+            "runtime.device=cuda",
             *extra,
         ],
     )
@@ -69,7 +69,7 @@ def main() -> None:
     data = RandomFaces(2048, 100)
     tmp = Path(tempfile.mkdtemp())
     for amp in ("bf16", "fp16", "off"):
-        r = train(demo_cfg(f"train.amp={amp}"), data, out_dir=tmp / amp, progress=False)
+        r = train(demo_cfg(f"runtime.amp={amp}"), data, out_dir=tmp / amp, progress=False)
         model, _ = load_backbone(r.last_checkpoint)
         finite = all(math.isfinite(v) for v in r.losses)
         out[f"amp_{amp}"] = {
@@ -83,9 +83,9 @@ def main() -> None:
             "checkpoint_rebuilds": bool(torch.isfinite(model(torch.zeros(2, 3, 112, 112))).all()),
         }
         print(amp, out[f"amp_{amp}"], flush=True)
-    full = train(demo_cfg("train.amp=bf16"), data, out_dir=tmp / "full", progress=False)
-    first = train(demo_cfg("train.amp=bf16", "train.max_steps=10"), data, out_dir=tmp / "split", progress=False)
-    second = train(demo_cfg("train.amp=bf16"), data, out_dir=tmp / "split", progress=False, resume="auto")
+    full = train(demo_cfg("runtime.amp=bf16"), data, out_dir=tmp / "full", progress=False)
+    first = train(demo_cfg("runtime.amp=bf16", "schedule.max_steps=10"), data, out_dir=tmp / "split", progress=False)
+    second = train(demo_cfg("runtime.amp=bf16"), data, out_dir=tmp / "split", progress=False, resume="auto")
     diffs = [abs(a - b) for a, b in zip(first.losses + second.losses, full.losses, strict=True)]
     out["resume_bf16"] = {"steps": len(diffs), "max_abs_loss_diff": max(diffs), "first_10_equal": diffs[:10]}
     print("resume", out["resume_bf16"], flush=True)
@@ -97,11 +97,11 @@ def main() -> None:
             [
                 f"model.backbone={backbone}",
                 "model.channels_last=true",
-                f"train.batch_size={batch}",
+                f"schedule.batch_size={batch}",
                 "data.workers=0",
-                "train.amp=bf16",
-                "train.device=cuda",
-                "train.hflip=false",
+                "runtime.amp=bf16",
+                "runtime.device=cuda",
+                "data.hflip=false",
             ],
         )
         d = RandomFaces(batch, 1000)

@@ -68,9 +68,9 @@ def model_flops_fraction(backbone: str, channels_last: bool, batch: int, steps: 
         [
             f"model.backbone={backbone}",
             f"model.channels_last={channels_last}",
-            f"train.batch_size={batch}",
+            f"schedule.batch_size={batch}",
             "data.workers=0",
-            "train.hflip=false",
+            "data.hflip=false",
         ],
     )
     data = FixedFaces(batch, classes)
@@ -107,19 +107,19 @@ def model_flops_fraction(backbone: str, channels_last: bool, batch: int, steps: 
 def demo_throughput(cfg: Config, steps: int, skip: int) -> dict:
     data = build_train_dataset(cfg)
     cfg = cfg.model_copy(deep=True)
-    cfg.train.max_steps = steps
-    cfg.train.eval_every_epochs = 0
-    cfg.train.epochs = max(cfg.train.epochs, -(-steps * cfg.train.batch_size // len(data)) + 1)  # type: ignore[arg-type]
+    cfg.schedule.max_steps = steps
+    cfg.eval.every_epochs = 0
+    cfg.schedule.epochs = max(cfg.schedule.epochs, -(-steps * cfg.schedule.batch_size // len(data)) + 1)  # type: ignore[arg-type]
     result = train(cfg, data, out_dir=None, progress=False)
     timed = result.step_timings[skip:]
     wait = sum(w for w, _ in timed)
     total = sum(t for _, t in timed)
     median = sorted(t for _, t in timed)[len(timed) // 2]
     return {
-        "images_per_s": cfg.train.batch_size / median,
+        "images_per_s": cfg.schedule.batch_size / median,
         "data_wait_fraction": wait / total,
         "steps_timed": len(timed),
-        "batch": cfg.train.batch_size,
+        "batch": cfg.schedule.batch_size,
     }
 
 

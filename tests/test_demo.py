@@ -18,8 +18,8 @@ def test_methods_differ_only_in_method_sections():
     a = _method_config(cfg, "arcface", Path("o")).model_dump()
     f = _method_config(cfg, "full", Path("o")).model_dump()
     differing = {k for k in a if a[k] != f[k]}
-    assert differing == {"margin", "objective", "train"}
-    assert {k for k in a["train"] if a["train"][k] != f["train"][k]} == {"out_dir"}
+    assert differing == {"margin", "objective", "runtime"}
+    assert {k for k in a["runtime"] if a["runtime"][k] != f["runtime"][k]} == {"out_dir"}
     assert set(DEMO_METHODS) == {"arcface", "full"}
     assert a["margin"]["kind"] == "arcface" and f["margin"]["kind"] == "cluster_guided"
 
@@ -45,8 +45,8 @@ def test_demo_end_to_end_tiny(tmp_path):
             "synth.images_max=10",
             "synth.workers=0",
             "data.workers=0",
-            "train.batch_size=16",
-            "train.max_steps=4",
+            "schedule.batch_size=16",
+            "schedule.max_steps=4",
             "model.embedding_dim=64",
         ]
     )

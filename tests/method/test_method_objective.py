@@ -73,7 +73,7 @@ def test_ablation_rows_select_the_right_parts():
     full = rows["6_full"]
     assert isinstance(full.classifier.margin, ClusterGuidedMargin) and full.scc.adaptive and full.align is not None
     assert full.use_momentum_encoder and not rows["7_full_no_momentum"].use_momentum_encoder
-    cos = build_objective(tiny_cfg(None, "margin.kind=cosface", "margin.margin=0.35"), 5)
+    cos = build_objective(tiny_cfg(None, "margin.kind=cosface", "margin.m=0.35"), 5)
     assert isinstance(cos.classifier.margin, CosFaceMargin)
 
 
@@ -87,7 +87,7 @@ def test_warmup_is_plain_arcface_exactly():
     objective.refresh_concentration()
     assert float(objective.memory.margins.max()) > 0.5
     objective.set_progress(0.5)
-    arc = CosineClassifier(7, 16, ArcFaceMargin(cfg.margin.margin), cfg.margin.scale)
+    arc = CosineClassifier(7, 16, ArcFaceMargin(cfg.margin.m0), cfg.margin.scale)
     arc.weight.data = objective.classifier.weight.data.clone()
     x = torch.randn(8, 16)
     y = torch.randint(0, 7, (8,))

@@ -38,9 +38,9 @@ def test_train_command_writes_run_directory(tmp_path):
             "data.workers=1",
             f"model.backbone={TINY_BACKBONE}",
             "model.embedding_dim=16",
-            "train.batch_size=4",
-            "train.epochs=2",
-            "train.eval_every_epochs=0",
+            "schedule.batch_size=4",
+            "schedule.epochs=2",
+            "eval.every_epochs=0",
             "objective.warmup_epochs=0.5",
         ]
     )
@@ -56,7 +56,7 @@ def test_train_command_writes_run_directory(tmp_path):
 
 
 def test_train_command_rejects_bad_override(tmp_path):
-    assert main(["train", "--out", str(tmp_path), "train.no_such_field=1"]) == 2
+    assert main(["train", "--out", str(tmp_path), "optim.no_such_field=1"]) == 2
 
 
 def test_train_command_refuses_to_resume_an_incompatible_run(tmp_path, capsys):
@@ -71,9 +71,9 @@ def test_train_command_refuses_to_resume_an_incompatible_run(tmp_path, capsys):
         "data.workers=0",
         f"model.backbone={TINY_BACKBONE}",
         "model.embedding_dim=16",
-        "train.epochs=1",
-        "train.eval_every_epochs=0",
+        "schedule.epochs=1",
+        "eval.every_epochs=0",
     ]
-    assert main([*common, "train.batch_size=4"]) == 0
-    assert main([*common, "train.batch_size=8"]) == 2
+    assert main([*common, "schedule.batch_size=4"]) == 0
+    assert main([*common, "schedule.batch_size=8"]) == 2
     assert "cannot resume" in capsys.readouterr().err

@@ -13,7 +13,7 @@ from clusterface.training import load_checkpoint, train
 OVERRIDES = [
     "objective.use_momentum_encoder=true",
     "objective.encoder_momentum=0.9",
-    "train.epochs=2",
+    "schedule.epochs=2",
     "margin.kind=cluster_guided",
     "memory.update_every_steps=4",
 ]

@@ -44,7 +44,7 @@ def _factory(bad):
 
 
 def test_nonfinite_step_leaves_weights_and_optimiser_untouched():
-    cfg = tiny_config(None, "train.optimizer=adamw")
+    cfg = tiny_config(None, "optim.kind=adamw")
     trainer = Trainer(cfg, RandomFaces(n=32), out_dir=None, progress=False, objective_factory=_factory({1}))
     images = torch.randint(0, 256, (8, 3, 112, 112), dtype=torch.uint8)
     labels = torch.arange(8) % 4
@@ -64,7 +64,7 @@ def test_nonfinite_step_leaves_weights_and_optimiser_untouched():
 
 
 def test_isolated_nonfinite_steps_are_skipped_and_counted(tmp_path):
-    cfg = tiny_config(None, "train.epochs=1", "train.max_consecutive_nonfinite=3")
+    cfg = tiny_config(None, "schedule.epochs=1", "runtime.max_consecutive_nonfinite=3")
     result = train(cfg, RandomFaces(n=64), out_dir=tmp_path, progress=False, objective_factory=_factory({2, 3, 6}))
     assert result.status == "completed" and result.global_step == 8
     assert result.nonfinite_steps == 3
@@ -77,7 +77,7 @@ def test_isolated_nonfinite_steps_are_skipped_and_counted(tmp_path):
 
 
 def test_too_many_consecutive_nonfinite_steps_abort_naming_the_step(tmp_path):
-    cfg = tiny_config(None, "train.epochs=1", "train.max_consecutive_nonfinite=3")
+    cfg = tiny_config(None, "schedule.epochs=1", "runtime.max_consecutive_nonfinite=3")
     with pytest.raises(NonFiniteLossError, match="at step 5"):
         train(cfg, RandomFaces(n=64), out_dir=tmp_path, progress=False, objective_factory=_factory({2, 3, 4}))
     assert not (tmp_path / "checkpoints" / "last.pt").exists()

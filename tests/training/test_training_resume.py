@@ -16,12 +16,12 @@ def _run(cfg, data, out, resume=None):
 @pytest.mark.parametrize("stop_at", [3, 8])  # mid-epoch (8 steps/epoch) and at an epoch boundary
 def test_resume_matches_uninterrupted_run(tmp_path, stop_at):
     data = RandomFaces(n=64, num_classes=4)
-    extra = ("model.dropout=0.2", "train.optimizer=sgd", "train.hflip=true", "memory.update_every_steps=3")
+    extra = ("model.dropout=0.2", "optim.kind=sgd", "data.hflip=true", "memory.update_every_steps=3")
     cfg = tiny_config(None, *extra)
     full = _run(cfg, data, tmp_path / "full")
     assert full.status == "completed" and full.global_step == 16
 
-    first = _run(tiny_config(None, *extra, f"train.max_steps={stop_at}"), data, tmp_path / "split")
+    first = _run(tiny_config(None, *extra, f"schedule.max_steps={stop_at}"), data, tmp_path / "split")
     assert first.status == "max_steps" and first.global_step == stop_at
     second = _run(cfg, data, tmp_path / "split", resume="auto")
     assert second.global_step == 16
@@ -37,7 +37,7 @@ def test_resume_matches_uninterrupted_run(tmp_path, stop_at):
 
 def test_checkpoint_rebuilds_backbone_alone(tmp_path):
     data = RandomFaces(n=32, num_classes=4)
-    cfg = tiny_config(None, "train.epochs=1")
+    cfg = tiny_config(None, "schedule.epochs=1")
     result = _run(cfg, data, tmp_path / "run")
     model, loaded_cfg = load_backbone(result.last_checkpoint)
     assert loaded_cfg == cfg
@@ -54,6 +54,6 @@ def test_resume_keeps_the_negative_sampling_stream(tmp_path):
     data = RandomFaces(n=64, num_classes=24)
     extra = ("objective.num_negatives=12",)  # batch 8: at most 8 positives, the rest drawn
     full = _run(tiny_config(None, *extra), data, tmp_path / "full")
-    first = _run(tiny_config(None, *extra, "train.max_steps=5"), data, tmp_path / "split")
+    first = _run(tiny_config(None, *extra, "schedule.max_steps=5"), data, tmp_path / "split")
     second = _run(tiny_config(None, *extra), data, tmp_path / "split", resume="auto")
     assert first.losses + second.losses == full.losses

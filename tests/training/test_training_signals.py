@@ -29,8 +29,8 @@ def _launch(out: Path) -> subprocess.Popen:
         from clusterface.cli import main
         sys.exit(main(["train", "--out", {str(out)!r},
                        "model.backbone={TINY_BACKBONE}", "model.embedding_dim=16", "model.channels_last=false",
-                       "train.batch_size=8", "train.epochs=300", "train.log_every_steps=1",
-                       "train.eval_every_epochs=0", "data.workers=0", "objective.use_momentum_encoder=false"]))
+                       "schedule.batch_size=8", "schedule.epochs=300", "logging.every_steps=1",
+                       "eval.every_epochs=0", "data.workers=0", "objective.use_momentum_encoder=false"]))
     """)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     return subprocess.Popen(

@@ -129,21 +129,21 @@ def tiny_config(out_dir: Path | None = None, *overrides: str) -> Config:
         f"model.backbone={TINY_BACKBONE}",
         "model.embedding_dim=16",
         "model.channels_last=false",
-        "train.batch_size=8",
-        "train.epochs=2",
-        "train.lr=0.05",
-        "train.lr_warmup_epochs=0.5",
-        "train.log_every_steps=1",
-        "train.eval_every_epochs=0",
-        "train.device=cpu",
-        "train.grad_clip=5.0",
+        "schedule.batch_size=8",
+        "schedule.epochs=2",
+        "optim.lr=0.05",
+        "schedule.warmup_epochs=0.5",
+        "logging.every_steps=1",
+        "eval.every_epochs=0",
+        "runtime.device=cpu",
+        "optim.grad_clip=5.0",
         "data.workers=0",
         "objective.use_momentum_encoder=false",
         "objective.warmup_epochs=0.5",
         "margin.scale=16",
     ]
     if out_dir is not None:
-        base.append(f"train.out_dir={out_dir}")
+        base.append(f"runtime.out_dir={out_dir}")
     return load_config(None, base + list(overrides))
 
 

@@ -24,6 +24,7 @@ from clusterface.clustering import ClusteringOptions, build_knn, cluster_feature
 from clusterface.clustering.face_set import load_face_set
 from clusterface.clustering.knn import KnnMethod
 from clusterface.clustering.pipeline import DEFAULT_SIMILARITY_THRESHOLD
+from clusterface.config.schema import EvalConfig
 from clusterface.evaluation import (
     DEFAULT_FARS,
     Embedder,
@@ -35,7 +36,7 @@ from clusterface.evaluation import (
     score_bin,
 )
 
-DEFAULT_CLUSTER_METHODS: tuple[str, ...] = ("infomap", "components", "dbscan", "agglomerative", "kmeans")
+DEFAULT_CLUSTER_METHODS: tuple[str, ...] = EvalConfig().cluster_methods
 
 
 @dataclass

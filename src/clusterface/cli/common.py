@@ -15,7 +15,7 @@ ConfigOption = Annotated[
 ]
 OverridesArgument = Annotated[
     Optional[list[str]],  # noqa: UP045
-    typer.Argument(help="Dotted overrides applied after the YAML, e.g. train.lr=0.05 model.backbone=iresnet50."),
+    typer.Argument(help="Dotted overrides applied after the YAML, e.g. optim.lr=0.05 model.backbone=iresnet50."),
 ]
 
 

@@ -27,7 +27,7 @@ def demo_command(
 
     Defaults: 360 identities (25% held out), backbone cfnet_s, 5 epochs (about 10 minutes on
     2 CPU cores); --quick: 120 identities, 2 epochs (about a minute). Any config field can be overridden, e.g.
-    `clusterface demo train.epochs=4 synth.preset=hard`.
+    `clusterface demo schedule.epochs=4 synth.preset=hard`.
     """
     from clusterface.workflows import demo_config, run_demo
 

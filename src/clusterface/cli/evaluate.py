@@ -8,11 +8,12 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-# The names of clusterface.clustering.CLUSTERING_METHODS, spelled out: importing that package loads
-# faiss, scipy, sklearn and torch, which `clusterface --help` must not pay for (tests/test_cli.py
-# checks that the two lists agree).
-CLUSTERING_METHODS = ("kmeans", "components", "dbscan", "agglomerative", "infomap")
-KNN_METHODS = ("exact", "hnsw", "ivf")
+# Names and defaults come from the config schema (light to import: `clusterface --help` must not
+# load faiss, scipy, sklearn and torch through clusterface.clustering).
+from clusterface.config.schema import CLUSTER_METHODS, KNN_METHODS, EvalConfig
+
+CLUSTERING_METHODS = CLUSTER_METHODS
+EVAL = EvalConfig()
 
 ModelArg = Annotated[
     Path, typer.Argument(help="clusterface checkpoint (.pt), export folder, or ONNX model (.onnx).", exists=True)
@@ -20,16 +21,18 @@ ModelArg = Annotated[
 ThresholdOpt = Annotated[
     Optional[float],  # noqa: UP045 (typer needs Optional on 3.11)
     typer.Option(
-        help="Cosine threshold of the graph methods (components, DBSCAN eps = 1 − t, agglomerative, Infomap)."
+        help="Cosine threshold of the graph methods (components, DBSCAN eps = 1 − t, agglomerative, Infomap); "
+        "default: the .bin's best verification threshold, else 0.5."
     ),
 ]
-KOpt = Annotated[int, typer.Option("--k", help="Neighbours per face in the kNN graph.")]
-KnnOpt = Annotated[str, typer.Option("--knn", help="kNN search: exact (faiss IndexFlatIP), hnsw or ivf (approximate).")]
-BatchOpt = Annotated[int, typer.Option(help="Images per forward pass.")]
+KOpt = Annotated[int, typer.Option("--k", help=EvalConfig.model_fields["knn_k"].description)]
+KnnOpt = Annotated[str, typer.Option("--knn", help=f"{EvalConfig.model_fields['knn_method'].description}.")]
+BatchOpt = Annotated[int, typer.Option(help=EvalConfig.model_fields["batch_size"].description)]
 FlipOpt = Annotated[
     Optional[bool],  # noqa: UP045
     typer.Option(
-        "--flip/--no-flip", help="Flip test: emb(img) + emb(hflip(img)) (default: the model's metadata, else on)."
+        "--flip/--no-flip",
+        help=f"{EvalConfig.model_fields['flip'].description} (default: the model's metadata, else on).",
     ),
 ]
 InputSizeOpt = Annotated[Optional[int], typer.Option(help="ONNX: input size (else from the model).")]  # noqa: UP045
@@ -93,13 +96,13 @@ def evaluate_command(
     ] = None,
     methods: Annotated[
         Optional[list[str]],  # noqa: UP045
-        typer.Option("--method", help=f"Clustering method(s) (default all): {', '.join(CLUSTERING_METHODS)}."),
+        typer.Option("--method", help=f"Clustering method(s) (default: {', '.join(EVAL.cluster_methods)})."),
     ] = None,
-    threshold: ThresholdOpt = None,
-    k: KOpt = 20,
-    knn: KnnOpt = "exact",
-    batch_size: BatchOpt = 128,
-    flip: FlipOpt = True,
+    threshold: ThresholdOpt = EVAL.cluster_threshold,
+    k: KOpt = EVAL.knn_k,
+    knn: KnnOpt = EVAL.knn_method,
+    batch_size: BatchOpt = EVAL.batch_size,
+    flip: FlipOpt = None,
     name: Annotated[Optional[str], typer.Option(help="Model name in the report.")] = None,  # noqa: UP045
     input_size: InputSizeOpt = None,
     mean: MeanOpt = None,
@@ -107,7 +110,7 @@ def evaluate_command(
     color_order: ColorOpt = None,
 ) -> None:
     """Evaluate a model: 10-fold verification and TAR@FAR on .bin sets, IJB-B/C templates, face clustering."""
-    from clusterface.analysis import DEFAULT_CLUSTER_METHODS, evaluate_model, write_evaluation_report
+    from clusterface.analysis import evaluate_model, write_evaluation_report
     from clusterface.evaluation import DegenerateEmbeddingError, IJBFormatError
 
     if not (bins or ijb or cluster):
@@ -124,12 +127,13 @@ def evaluate_command(
             ijb_name=ijb_name,
             ijb_image_dir=ijb_images,
             cluster=cluster,
-            cluster_methods=methods or DEFAULT_CLUSTER_METHODS,
+            cluster_methods=methods or EVAL.cluster_methods,
             threshold=threshold,
             k=k,
             knn_method=knn,  # type: ignore[arg-type]
             batch_size=batch_size,
             flip=embedder.metadata.flip,
+            fars=EVAL.fars,
             name=name or model.stem,
         )
     except (DegenerateEmbeddingError, IJBFormatError, ValueError, FileNotFoundError) as err:
@@ -166,15 +170,15 @@ def cluster_command(
         Optional[Path],  # noqa: UP045
         typer.Option(help="Checkpoint or ONNX model (needed for images).", exists=True),
     ] = None,
-    method: Annotated[str, typer.Option(help=f"One of {', '.join(CLUSTERING_METHODS)}.")] = "infomap",
-    threshold: ThresholdOpt = None,
+    method: Annotated[str, typer.Option(help=f"One of {', '.join(CLUSTERING_METHODS)}.")] = EVAL.cluster_methods[0],
+    threshold: ThresholdOpt = EVAL.cluster_threshold,
     num_clusters: Annotated[
         int | None, typer.Option(help="K for k-means (default: number of labelled identities).")
     ] = None,
-    k: KOpt = 20,
-    knn: KnnOpt = "exact",
-    batch_size: BatchOpt = 128,
-    flip: FlipOpt = True,
+    k: KOpt = EVAL.knn_k,
+    knn: KnnOpt = EVAL.knn_method,
+    batch_size: BatchOpt = EVAL.batch_size,
+    flip: FlipOpt = None,
     input_size: InputSizeOpt = None,
     mean: MeanOpt = None,
     std: StdOpt = None,

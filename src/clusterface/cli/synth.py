@@ -1,10 +1,15 @@
-"""`clusterface synth`: generate the SynthFaces dataset (cached; resumes after an interruption)."""
+"""`clusterface synth`: generate the SynthFaces dataset (cached; resumes after an interruption).
+
+Its options are built from ``SynthConfig``'s fields (name, type, description, default), so the
+schema is the only list of them.
+"""
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Literal, Optional, get_origin
 
 import typer
 from pydantic import ValidationError
@@ -13,46 +18,32 @@ from clusterface.cli.common import ConfigOption, OverridesArgument, resolve_conf
 from clusterface.config.schema import SynthConfig
 
 _DEFAULTS = SynthConfig()
-# typer needs Optional on 3.11
-OptPath = Optional[Path]  # noqa: UP045
-OptInt = Optional[int]  # noqa: UP045
-OptStr = Optional[str]  # noqa: UP045
-OptFloat = Optional[float]  # noqa: UP045
+
+
+def _option_type(annotation: Any) -> type:
+    """The click-friendly type of a field: Literal choices are strings (SynthConfig validates them)."""
+    if get_origin(annotation) is Literal:
+        return str
+    return annotation if annotation in (int, float, str, bool, Path) else str
+
+
+def _field_option(name: str) -> inspect.Parameter:
+    info = SynthConfig.model_fields[name]
+    decls = ("--out", "-o") if name == "root" else ("--" + name.replace("_", "-"),)
+    default = f"{'synth.root = ' if name == 'root' else ''}{getattr(_DEFAULTS, name)}"
+    option = typer.Option(*decls, help=info.description, show_default=default)
+    annotation = Annotated[Optional[_option_type(info.annotation)], option]  # type: ignore[valid-type]  # noqa: UP045
+    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation)
 
 
 def synth_command(
-    out: Annotated[
-        OptPath, typer.Option("--out", "-o", help=f"output directory [default: synth.root = {_DEFAULTS.root}]")
-    ] = None,
-    identities: Annotated[
-        OptInt, typer.Option(help=f"identities, split into train and test [default: {_DEFAULTS.identities}]")
-    ] = None,
-    seed: Annotated[OptInt, typer.Option(help=f"random seed [default: {_DEFAULTS.seed}]")] = None,
-    preset: Annotated[
-        OptStr, typer.Option(help=f"difficulty: easy, default or hard [default: {_DEFAULTS.preset}]")
-    ] = None,
-    images_min: Annotated[
-        OptInt, typer.Option(help=f"fewest images per identity [default: {_DEFAULTS.images_min}]")
-    ] = None,
-    images_median: Annotated[
-        OptInt, typer.Option(help=f"median images per identity [default: {_DEFAULTS.images_median}]")
-    ] = None,
-    images_max: Annotated[
-        OptInt, typer.Option(help=f"most images per identity [default: {_DEFAULTS.images_max}]")
-    ] = None,
-    label_noise: Annotated[
-        OptFloat,
-        typer.Option(help=f"fraction of train images filed under a wrong identity [default: {_DEFAULTS.label_noise}]"),
-    ] = None,
-    workers: Annotated[
-        OptInt, typer.Option(help=f"worker processes (0/1: in-process) [default: {_DEFAULTS.workers}]")
-    ] = None,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="replace a dataset with other parameters in --out")
     ] = False,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="show a progress bar")] = True,
     config: ConfigOption = None,
     overrides: OverridesArgument = None,
+    **fields: Any,
 ) -> None:
     """Generate SynthFaces: train/test image folders, LFW-style pairs, a .bin set, a contact sheet.
 
@@ -63,19 +54,9 @@ def synth_command(
     from clusterface.synth import generate_dataset  # keeps `clusterface --help` fast
 
     base = resolve_config(config, overrides).synth
-    given = {
-        "root": out,
-        "identities": identities,
-        "seed": seed,
-        "preset": preset,
-        "images_min": images_min,
-        "images_median": images_median,
-        "images_max": images_max,
-        "label_noise": label_noise,
-        "workers": workers,
-    }
+    given = {k: v for k, v in fields.items() if v is not None}
     try:
-        cfg = SynthConfig(**{**base.model_dump(), **{k: v for k, v in given.items() if v is not None}})
+        cfg = SynthConfig(**{**base.model_dump(), **given})
     except ValidationError as err:
         raise typer.BadParameter(str(err)) from err
     try:
@@ -94,3 +75,19 @@ def synth_command(
     typer.echo(f"  train: {paths.train_dir}\n  test:  {paths.test_images_dir}")
     typer.echo(f"  pairs: {paths.pairs_path}\n  bin:   {paths.bin_path}")
     typer.echo(f"  contact sheet: {paths.contact_sheet}")
+
+
+# typer reads the options from the signature: one per SynthConfig field, then the command's own.
+_own = [
+    p
+    for p in inspect.signature(synth_command, eval_str=True).parameters.values()
+    if p.kind is not inspect.Parameter.VAR_KEYWORD
+]
+_fields = [_field_option(name) for name in SynthConfig.model_fields]
+synth_command.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+    [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in _own] + _fields
+)
+synth_command.__annotations__ = {
+    **{p.name: p.annotation for p in _fields},
+    **{k: v for k, v in synth_command.__annotations__.items() if k != "fields"},
+}

@@ -18,7 +18,7 @@ def train_command(
     overrides: OverridesArgument = None,
     out: Annotated[
         Optional[Path],  # noqa: UP045 (typer needs Optional on 3.11)
-        typer.Option("--out", "-o", help="Run directory (default: train.out_dir)."),
+        typer.Option("--out", "-o", help="Run directory (default: runtime.out_dir)."),
     ] = None,
     resume: Annotated[
         str,
@@ -33,9 +33,14 @@ def train_command(
     """Train a model; writes config.yaml, checkpoints/, tb/ and metrics.json to the run directory.
 
     Under torchrun (e.g. `torchrun --nproc-per-node 2 -m clusterface train ...`) it runs DDP;
-    train.batch_size is the global batch. Exit codes: 0 done, 130/143 stopped by SIGINT/SIGTERM
-    after writing a checkpoint (rerun the same command to resume), 4 too many non-finite steps.
+    schedule.batch_size is the global batch. Exit codes: 0 done, 130/143 stopped by SIGINT/SIGTERM
+    after writing a checkpoint (rerun the same command to resume), 2 a config error (or a checkpoint
+    that cannot be used, e.g. one of another batch size), 4 too many non-finite steps. Any other
+    error is a bug and keeps its traceback.
     """
+    from pydantic import ValidationError
+
+    from clusterface.config import ConfigError
     from clusterface.training import (
         CheckpointError,
         NonFiniteLossError,
@@ -48,13 +53,17 @@ def train_command(
 
     cfg = resolve_config(config, overrides)
     if out is not None:
-        cfg.train.out_dir = out
-    ctx = init_distributed(cfg.train.device, cfg.train.dist_timeout_s)
+        cfg.runtime.out_dir = out
+    ctx = init_distributed(cfg.runtime.device, cfg.runtime.dist_timeout_s)
     try:
-        train_set = build_train_dataset(cfg)
+        try:
+            train_set = build_train_dataset(cfg)
+        except ConfigError as err:  # e.g. data.source=folder without data.path
+            typer.echo(f"error: {err}", err=True)
+            return 2
         bin_path = eval_bin or verification_bin_path(cfg)
         evaluate_fn = None
-        if bin_path is not None and cfg.train.eval_every_epochs:
+        if bin_path is not None and cfg.eval.every_epochs:
             from clusterface.evaluation import evaluate_bin
 
             def evaluate_fn(model):  # type: ignore[no-untyped-def]
@@ -74,7 +83,7 @@ def train_command(
         except NonFiniteLossError as err:
             typer.echo(f"error: {err}", err=True)
             return EXIT_NONFINITE
-        except (CheckpointError, ValueError) as err:  # e.g. resuming a run with an incompatible config
+        except (ConfigError, ValidationError, CheckpointError) as err:  # e.g. resuming with another batch size
             typer.echo(f"error: {err}", err=True)
             return 2
     finally:

@@ -9,15 +9,15 @@ the full N x N similarity matrix is never formed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy import sparse
 
+from clusterface.config.schema import KnnMethod
 from clusterface.evaluation.verification import check_embeddings, l2_normalize
 
-KnnMethod = Literal["exact", "hnsw", "ivf"]
+__all__ = ["KNNGraph", "KnnMethod", "build_knn"]
 
 
 @dataclass

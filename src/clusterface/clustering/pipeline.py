@@ -58,12 +58,13 @@ def _agglomerative(x: NDArray[np.float32], knn: KnnProvider, o: ClusteringOption
     return agglomerative_clusters(x, knn(), distance_threshold=1.0 - o.threshold)
 
 
+#: The implementations of config.CLUSTER_METHODS (same names, same order; tests check it).
 CLUSTERING_METHODS: dict[str, Method] = {
-    "kmeans": _kmeans,
+    "infomap": lambda x, knn, o: infomap_clusters(knn(), o.threshold, seed=o.seed),
     "components": lambda x, knn, o: connected_components_clusters(knn(), o.threshold),
     "dbscan": lambda x, knn, o: dbscan_clusters(knn(), eps=1.0 - o.threshold, min_samples=o.min_samples),
     "agglomerative": _agglomerative,
-    "infomap": lambda x, knn, o: infomap_clusters(knn(), o.threshold, seed=o.seed),
+    "kmeans": _kmeans,
 }
 
 

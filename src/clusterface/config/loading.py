@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from clusterface.config.migrate import is_old_layout, migrate_config_tree, renamed_key
 from clusterface.config.schema import Config
 
 
@@ -18,7 +19,7 @@ class ConfigError(ValueError):
 def parse_override(text: str) -> tuple[list[str], Any]:
     """Split ``a.b=value`` into (["a", "b"], value); the value is parsed as YAML (``1e-3``, ``[1,2]``)."""
     if "=" not in text:
-        raise ConfigError(f"override {text!r} is not of the form section.field=value (e.g. train.lr=0.05)")
+        raise ConfigError(f"override {text!r} is not of the form section.field=value (e.g. optim.lr=0.05)")
     key, raw = text.split("=", 1)
     parts = [p for p in key.strip().split(".") if p]
     if not parts:
@@ -68,11 +69,31 @@ def load_config(
     for text in overrides or []:
         parts, value = parse_override(text)
         _set_nested(tree, parts, value)
-    return config_from_dict(tree, source=str(path) if path else "overrides")
+    source = str(path) if path else "overrides"
+    _reject_old_keys(tree, source)
+    return _validate(tree, source)
+
+
+def _reject_old_keys(tree: dict[str, Any], source: str) -> None:
+    """User-written configs use the current layout; name the new key of every old one found."""
+    hints = []
+    for section in ("train", "margin"):
+        node = tree.get(section)
+        if isinstance(node, dict):
+            for key in node:
+                new = renamed_key(f"{section}.{key}")
+                if new is not None:
+                    hints.append(f"  {section}.{key} is now {new}")
+    if hints:
+        raise ConfigError(f"invalid config ({source}): keys of the old layout:\n" + "\n".join(hints))
 
 
 def config_from_dict(tree: dict[str, Any], source: str = "dict") -> Config:
-    """Validate a plain dict (e.g. one stored in a checkpoint) into a ``Config``."""
+    """Validate a stored config (e.g. a checkpoint's) into a ``Config``; the old layout is migrated."""
+    return _validate(migrate_config_tree(tree) if is_old_layout(tree) else tree, source)
+
+
+def _validate(tree: dict[str, Any], source: str) -> Config:
     try:
         return Config.model_validate(tree)
     except ValidationError as err:

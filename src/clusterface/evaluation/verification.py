@@ -22,6 +22,8 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from clusterface.config.schema import EvalConfig
+
 
 class DegenerateEmbeddingError(ValueError):
     """Embeddings or scores that cannot be evaluated (NaN/inf, or all identical)."""
@@ -31,7 +33,7 @@ class DegenerateEmbeddingError(ValueError):
 # insightface's np.arange(0, 4, 0.01), so `dist < t` decides ties exactly as that reference; 4.00
 # (every pair "same" except exactly antipodal ones) is the one extra value.
 DEFAULT_THRESHOLDS: NDArray[np.float64] = np.arange(0, 4.005, 0.01)
-DEFAULT_FARS: tuple[float, ...] = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6)
+DEFAULT_FARS: tuple[float, ...] = EvalConfig().fars
 
 
 def check_embeddings(

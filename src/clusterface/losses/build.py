@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
-from clusterface.config.schema import Config, MarginConfig
+from clusterface.config.schema import (
+    MARGIN_CONFIGS,
+    ArcFaceMarginConfig,
+    ClusterGuidedMarginConfig,
+    CombinedMarginConfig,
+    Config,
+    CosFaceMarginConfig,
+    MarginConfig,
+)
 from clusterface.heads.arcface_margin import ArcFaceMargin
 from clusterface.heads.cluster_guided_margin import ClusterGuidedMargin
 from clusterface.heads.combined_margin import CombinedMargin
@@ -18,8 +27,13 @@ from clusterface.memory.class_centre_memory import ClassCentreMemory
 
 
 def build_memory(cfg: Config, num_classes: int) -> ClassCentreMemory:
-    """The class-centre memory of ``cfg`` (memory, margin and objective.temperature fields)."""
-    mem, margin = cfg.memory, cfg.margin
+    """The class-centre memory of ``cfg`` (memory, margin and objective.temperature fields).
+
+    The per-class margins it keeps follow the cluster-guided margin section; with another margin
+    kind they are kept at that section's defaults (nothing reads them then).
+    """
+    mem = cfg.memory
+    margin = cfg.margin if isinstance(cfg.margin, ClusterGuidedMarginConfig) else ClusterGuidedMarginConfig()
     return ClassCentreMemory(
         num_classes,
         cfg.model.embedding_dim,
@@ -27,7 +41,7 @@ def build_memory(cfg: Config, num_classes: int) -> ClassCentreMemory:
         alpha=mem.alpha,
         concentration_kind=mem.concentration,
         clip_percentiles=mem.clip_percentiles,
-        base_margin=margin.margin,
+        base_margin=margin.m0,
         margin_delta=margin.delta,
         margin_beta=margin.beta,
         margin_smoothing=margin.smoothing,
@@ -35,19 +49,40 @@ def build_memory(cfg: Config, num_classes: int) -> ClassCentreMemory:
     )
 
 
-def _cluster_guided(m: MarginConfig, memory: ClassCentreMemory | None) -> Margin:
+MarginFactory = Callable[[Any, ClassCentreMemory | None], Margin]  # (its margin section, memory or None)
+
+
+def _cluster_guided(m: ClusterGuidedMarginConfig, memory: ClassCentreMemory | None) -> Margin:
     if memory is None:
         raise ValueError("the cluster-guided margin needs a ClassCentreMemory")
-    return ClusterGuidedMargin(memory, m.margin)
+    return ClusterGuidedMargin(memory, m.m0)
 
 
-# margin.kind -> factory(margin config, memory or None); a new margin is one more entry.
-MARGIN_FACTORIES: dict[str, Callable[[MarginConfig, ClassCentreMemory | None], Margin]] = {
-    "arcface": lambda m, _: ArcFaceMargin(m.margin),
-    "cosface": lambda m, _: CosFaceMargin(m.margin),
-    "combined": lambda m, _: CombinedMargin(m.multiplicative_angular, m.additive_angular, m.additive_cosine),
+def _arcface(m: ArcFaceMarginConfig, _: ClassCentreMemory | None) -> Margin:
+    return ArcFaceMargin(m.m)
+
+
+def _cosface(m: CosFaceMarginConfig, _: ClassCentreMemory | None) -> Margin:
+    return CosFaceMargin(m.m)
+
+
+def _combined(m: CombinedMarginConfig, _: ClassCentreMemory | None) -> Margin:
+    return CombinedMargin(m.multiplicative_angular, m.additive_angular, m.additive_cosine)
+
+
+#: margin.kind -> factory(its margin section, memory or None); the kinds of config.MARGIN_CONFIGS.
+MARGIN_FACTORIES: dict[str, MarginFactory] = {
+    "arcface": _arcface,
+    "cosface": _cosface,
+    "combined": _combined,
     "cluster_guided": _cluster_guided,
 }
+
+
+def register_margin(kind: str, config_cls: type[MarginConfig], factory: MarginFactory) -> None:
+    """Add a margin: its config section class (validates ``margin`` when ``kind`` names it) and its factory."""
+    MARGIN_CONFIGS[kind] = config_cls
+    MARGIN_FACTORIES[kind] = factory
 
 
 def build_margin(cfg: Config, memory: ClassCentreMemory | None) -> Margin:
@@ -56,7 +91,7 @@ def build_margin(cfg: Config, memory: ClassCentreMemory | None) -> Margin:
 
 
 def build_objective(cfg: Config, num_classes: int) -> JointObjective:
-    """JointObjective for ``cfg`` and ``num_classes`` classes (METHOD.md, Ablation rows).
+    """JointObjective for ``cfg`` and ``num_classes`` classes (docs/method.md, Ablation rows).
 
     The memory exists only when something reads it (cluster-guided margin, SCC or align),
     so the ArcFace/CosFace baselines carry no C x d centre buffers.
@@ -76,5 +111,5 @@ def build_objective(cfg: Config, num_classes: int) -> JointObjective:
         num_negatives=obj.num_negatives,
         use_momentum_encoder=obj.use_momentum_encoder,
         momentum_every_steps=obj.momentum_every_steps,
-        seed=cfg.train.seed,
+        seed=cfg.runtime.seed,
     )

@@ -7,17 +7,22 @@ from pathlib import Path
 
 from torch.utils.data import Dataset
 
-from clusterface.config.schema import Config
+from clusterface.config.loading import ConfigError
+from clusterface.config.schema import DATA_SOURCES, Config
 
 DatasetFactory = Callable[[Config], Dataset]
 _SOURCES: dict[str, DatasetFactory] = {}
 
 
-def register_train_source(name: str) -> Callable[[DatasetFactory], DatasetFactory]:
-    """Decorator: register ``factory(cfg) -> Dataset`` (items ``(uint8 (3,112,112), int)``, ``.num_classes``)."""
+def register_train_source(name: str, description: str = "") -> Callable[[DatasetFactory], DatasetFactory]:
+    """Decorator: register ``factory(cfg) -> Dataset`` (items ``(uint8 (3,112,112), int)``, ``.num_classes``).
+
+    The name is also added to ``config.DATA_SOURCES``, so ``data.source=<name>`` validates.
+    """
 
     def wrap(factory: DatasetFactory) -> DatasetFactory:
         _SOURCES[name] = factory
+        DATA_SOURCES.setdefault(name, description)
         return factory
 
     return wrap
@@ -26,13 +31,13 @@ def register_train_source(name: str) -> Callable[[DatasetFactory], DatasetFactor
 def build_train_dataset(cfg: Config) -> Dataset:
     """The training set named by ``cfg.data.source`` (synth | synth-disk | folder | recordio)."""
     if cfg.data.source not in _SOURCES:
-        raise KeyError(f"unknown data.source {cfg.data.source!r}; available: {', '.join(sorted(_SOURCES))}")
+        raise ConfigError(f"unknown data.source {cfg.data.source!r}; available: {', '.join(sorted(_SOURCES))}")
     return _SOURCES[cfg.data.source](cfg)
 
 
 def _require_path(cfg: Config) -> Path:
     if cfg.data.path is None:
-        raise ValueError(f"data.source={cfg.data.source} needs data.path (an image folder or a .rec file)")
+        raise ConfigError(f"data.source={cfg.data.source} needs data.path (an image folder or a .rec file)")
     return Path(cfg.data.path)
 
 

@@ -24,8 +24,8 @@ class NonFiniteGuard:
         if self.consecutive >= self.max_consecutive:
             raise NonFiniteLossError(
                 f"non-finite loss or gradient at step {step}: {self.consecutive} consecutive non-finite steps "
-                f"(train.max_consecutive_nonfinite={self.max_consecutive}); lower train.lr, enable "
-                f"train.grad_clip, or check the data; no weights were updated by those steps"
+                f"(runtime.max_consecutive_nonfinite={self.max_consecutive}); lower optim.lr, enable "
+                f"optim.grad_clip, or check the data; no weights were updated by those steps"
             )
         return False
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
-from clusterface.config.schema import TrainConfig
+from clusterface.config.schema import OptimConfig, ScheduleConfig
 
 
 def parameter_groups(modules: Iterable[nn.Module], weight_decay: float, no_decay_norm_bias: bool) -> list[dict]:
@@ -30,10 +30,10 @@ def parameter_groups(modules: Iterable[nn.Module], weight_decay: float, no_decay
     return groups
 
 
-def build_optimizer(modules: Iterable[nn.Module], cfg: TrainConfig) -> torch.optim.Optimizer:
+def build_optimizer(modules: Iterable[nn.Module], cfg: OptimConfig) -> torch.optim.Optimizer:
     """SGD with momentum or AdamW over the given modules' parameters."""
     groups = parameter_groups(modules, cfg.weight_decay, cfg.no_decay_norm_bias)
-    if cfg.optimizer == "sgd":
+    if cfg.kind == "sgd":
         return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum)
     return torch.optim.AdamW(groups, lr=cfg.lr)
 
@@ -54,13 +54,13 @@ def lr_factor(step: int, total_steps: int, warmup_steps: int, schedule: str, pow
 
 
 def build_scheduler(
-    optimizer: torch.optim.Optimizer, cfg: TrainConfig, steps_per_epoch: int
+    optimizer: torch.optim.Optimizer, cfg: ScheduleConfig, steps_per_epoch: int
 ) -> torch.optim.lr_scheduler.LambdaLR:
     """Per-step ``LambdaLR`` for ``cfg.epochs * steps_per_epoch`` steps (state saved in checkpoints)."""
     total = cfg.epochs * steps_per_epoch
-    warmup = round(cfg.lr_warmup_epochs * steps_per_epoch)
+    warmup = round(cfg.warmup_epochs * steps_per_epoch)
 
     def factor(step: int) -> float:
-        return lr_factor(step, total, warmup, cfg.lr_schedule, cfg.poly_power, cfg.min_lr_ratio)
+        return lr_factor(step, total, warmup, cfg.decay, cfg.poly_power, cfg.min_lr_ratio)
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)

@@ -68,7 +68,7 @@ class TrainStep:
         self.optimizer, self.scheduler, self.ctx = optimizer, scheduler, ctx
         self.grad_clip, self.channels_last = grad_clip, channels_last
         if amp == "fp16" and ctx.device.type != "cuda":
-            raise ValueError("train.amp=fp16 needs a GPU; use bf16 (or off) on CPU")
+            raise ValueError("runtime.amp=fp16 needs a GPU; use bf16 (or off) on CPU")
         self.amp_dtype = AMP_DTYPES.get(amp)
         self.scaler = torch.amp.GradScaler(ctx.device.type) if amp == "fp16" else None
         self.params = [p for m in (raw_model, objective) for p in m.parameters() if p.requires_grad]

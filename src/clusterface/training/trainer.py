@@ -20,7 +20,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
 
-from clusterface.config import Config, config_to_dict, save_config
+from clusterface.config import Config, ConfigError, config_to_dict, save_config
 from clusterface.training.checkpoint import CheckpointRotation, load_checkpoint
 from clusterface.training.distributed import DistContext, all_reduce_max, current_context
 from clusterface.training.nonfinite import NonFiniteGuard, NonFiniteLossError
@@ -93,9 +93,8 @@ class Trainer:
     ):
         self.cfg, self.train_set, self.evaluate_fn = cfg, train_set, evaluate_fn
         self.out_dir = Path(out_dir) if out_dir is not None else None
-        self.ctx = ctx = current_context(cfg.train.device)
-        tc = cfg.train
-        seed_everything(tc.seed)  # identical initial weights on every rank
+        self.ctx = ctx = current_context(cfg.runtime.device)
+        seed_everything(cfg.runtime.seed)  # identical initial weights on every rank
         if model is None:
             from clusterface.models import create_backbone
 
@@ -122,10 +121,10 @@ class Trainer:
             self.ddp_model = DistributedDataParallel(self.model, device_ids=ids)
         self.sampler = ResumableDistributedBatchSampler(
             len(train_set),  # type: ignore[arg-type]
-            tc.batch_size,
+            cfg.schedule.batch_size,
             rank=ctx.rank,
             world_size=ctx.world_size,
-            seed=tc.seed,
+            seed=cfg.runtime.seed,
         )
         workers = cfg.data.workers
         self.loader_generator = torch.Generator()
@@ -139,8 +138,8 @@ class Trainer:
             generator=self.loader_generator,
         )
         self.steps_per_epoch = self.sampler.steps_per_epoch
-        self.optimizer = build_optimizer([self.model, self.objective], tc)
-        self.scheduler = build_scheduler(self.optimizer, tc, self.steps_per_epoch)
+        self.optimizer = build_optimizer([self.model, self.objective], cfg.optim)
+        self.scheduler = build_scheduler(self.optimizer, cfg.schedule, self.steps_per_epoch)
         self.step_fn = TrainStep(
             model=self.ddp_model,
             raw_model=self.model,
@@ -149,20 +148,20 @@ class Trainer:
             optimizer=self.optimizer,
             scheduler=self.scheduler,
             ctx=ctx,
-            amp=tc.amp,
-            grad_clip=tc.grad_clip,
+            amp=cfg.runtime.amp,
+            grad_clip=cfg.optim.grad_clip,
             channels_last=cfg.model.channels_last,
         )
-        self.guard = NonFiniteGuard(tc.max_consecutive_nonfinite)
+        self.guard = NonFiniteGuard(cfg.runtime.max_consecutive_nonfinite)
         self.checkpoints = (
-            CheckpointRotation(self.out_dir / "checkpoints", tc.keep_checkpoints) if self.out_dir is not None else None
+            CheckpointRotation(self.out_dir / "checkpoints", cfg.checkpoint.keep) if self.out_dir is not None else None
         )
         self.epoch, self.step_in_epoch, self.global_step = 0, 0, 0
-        self.total_steps = tc.epochs * self.steps_per_epoch
-        if tc.max_steps is not None:
-            self.total_steps = min(self.total_steps, tc.max_steps)
+        self.total_steps = cfg.schedule.epochs * self.steps_per_epoch
+        if cfg.schedule.max_steps is not None:
+            self.total_steps = min(self.total_steps, cfg.schedule.max_steps)
         self.logger = TrainLogger(
-            self.out_dir, self.total_steps, enabled=ctx.is_main, progress=progress, log_every=tc.log_every_steps
+            self.out_dir, self.total_steps, enabled=ctx.is_main, progress=progress, log_every=cfg.logging.every_steps
         )
 
     # ----------------------------------------------------------------- state
@@ -179,7 +178,7 @@ class Trainer:
                 "step_in_epoch": self.step_in_epoch,
                 "global_step": self.global_step,
                 "steps_per_epoch": self.steps_per_epoch,
-                "global_batch": self.cfg.train.batch_size,
+                "global_batch": self.cfg.schedule.batch_size,
             },
             "nonfinite": self.guard.state_dict(),
             "rng": capture_rng_state(),
@@ -196,10 +195,10 @@ class Trainer:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         pos = state["position"]
-        if pos["global_batch"] != self.cfg.train.batch_size or pos["steps_per_epoch"] != self.steps_per_epoch:
-            raise ValueError(
+        if pos["global_batch"] != self.cfg.schedule.batch_size or pos["steps_per_epoch"] != self.steps_per_epoch:
+            raise ConfigError(
                 f"cannot resume: the checkpoint ran {pos['steps_per_epoch']} steps/epoch of global batch "
-                f"{pos['global_batch']}, this run has {self.steps_per_epoch} of {self.cfg.train.batch_size}"
+                f"{pos['global_batch']}, this run has {self.steps_per_epoch} of {self.cfg.schedule.batch_size}"
             )
         self.model.load_state_dict(state["backbone"])
         self.objective.load_state_dict(state["objective"])
@@ -223,7 +222,7 @@ class Trainer:
         """Load a training checkpoint (a file, or ``auto`` = this run's newest one). Returns the file."""
         if str(path) == "auto":
             if self.checkpoints is None:
-                raise ValueError("resume='auto' needs an out_dir")
+                raise ConfigError("resume='auto' needs an out_dir")
             found = self.checkpoints.latest()
             if found is None:
                 return Path()
@@ -273,7 +272,7 @@ class Trainer:
         scalars["data_wait"] = window["wait"] / busy
         scalars["nonfinite_steps"] = float(self.guard.total)
         stats = getattr(self.objective, "stats", None)
-        if callable(stats) and self.global_step % self.cfg.train.log_every_steps == 0:
+        if callable(stats) and self.global_step % self.cfg.logging.every_steps == 0:
             scalars.update({k: float(v) for k, v in stats().items()})
         return scalars
 
@@ -290,7 +289,8 @@ class Trainer:
             self.logger.close()
 
     def _run(self) -> TrainResult:
-        cfg, tc, ctx = self.cfg, self.cfg.train, self.ctx
+        cfg, ctx = self.cfg, self.ctx
+        sched = cfg.schedule
         if self.out_dir is not None and ctx.is_main:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             save_config(cfg, self.out_dir / "config.yaml")
@@ -303,9 +303,9 @@ class Trainer:
         update_every = cfg.memory.update_every_steps
         stop = self.global_step >= self.total_steps
         with GracefulInterrupt() as interrupt:
-            while self.epoch < tc.epochs and not stop:
+            while self.epoch < sched.epochs and not stop:
                 self.sampler.set_epoch(self.epoch, self.step_in_epoch)
-                self.loader_generator.manual_seed(tc.seed * 7919 + self.epoch)
+                self.loader_generator.manual_seed(cfg.runtime.seed * 7919 + self.epoch)
                 window = {"images": 0.0, "wait": 0.0, "time": 0.0}
                 batches = iter(self.loader)
                 t_prev = time.perf_counter()
@@ -313,7 +313,9 @@ class Trainer:
                     images, labels = next(batches)
                     t_data = time.perf_counter()
                     self.objective.set_progress(self.epoch + self.step_in_epoch / self.steps_per_epoch)  # type: ignore[operator]
-                    flip = flip_mask(tc.seed, self.global_step, tc.batch_size, ctx) if tc.hflip else None
+                    flip = None
+                    if cfg.data.hflip:
+                        flip = flip_mask(cfg.runtime.seed, self.global_step, sched.batch_size, ctx)
                     out = self.step_fn(images, labels, flip, step=self.global_step)
                     self.global_step += 1
                     self.step_in_epoch += 1
@@ -326,28 +328,28 @@ class Trainer:
                     t_now = time.perf_counter()
                     timings.append((t_data - t_prev, t_now - t_prev))
                     for acc in (window, total):
-                        acc["images"] += tc.batch_size
+                        acc["images"] += sched.batch_size
                         acc["wait"] += t_data - t_prev
                         acc["time"] += t_now - t_prev
                     epoch_f = self.epoch + self.step_in_epoch / self.steps_per_epoch
                     self.logger.step(self.global_step, self._scalars(out, window), epoch_f)
-                    if self.global_step % tc.log_every_steps == 0:
+                    if self.global_step % cfg.logging.every_steps == 0:
                         window = {"images": 0.0, "wait": 0.0, "time": 0.0}
                     flag = 1.0 if interrupt.received is not None else 0.0
                     if ctx.distributed:
                         flag = all_reduce_max(flag, ctx)
                     if flag:
                         status, signum = "interrupted", int(interrupt.received or 15)
-                    elif tc.max_steps is not None and self.global_step >= tc.max_steps:
+                    elif sched.max_steps is not None and self.global_step >= sched.max_steps:
                         status = "max_steps"
                     stop = status != "completed"
                     end_of_epoch = self.step_in_epoch == self.steps_per_epoch
                     if end_of_epoch:
                         self.epoch, self.step_in_epoch = self.epoch + 1, 0
-                    every = tc.checkpoint_every_steps
+                    every = cfg.checkpoint.every_steps
                     periodic = every is not None and self.global_step % every == 0
                     # Evaluate before saving so a resumed run starts from the same state (RNG included).
-                    if end_of_epoch and tc.eval_every_epochs and self.epoch % tc.eval_every_epochs == 0:
+                    if end_of_epoch and cfg.eval.every_epochs and self.epoch % cfg.eval.every_epochs == 0:
                         self._evaluate()
                     if stop or end_of_epoch or periodic or self.global_step == self.total_steps:
                         last_ckpt = self.save() or last_ckpt
@@ -397,10 +399,10 @@ def train(
 ) -> TrainResult:
     """Train ``cfg.model.backbone`` with the joint objective on ``train_set``; returns a ``TrainResult``.
 
-    ``out_dir`` (default: ``cfg.train.out_dir``) receives config.yaml, checkpoints/, tb/ and
+    ``out_dir`` (default: ``cfg.runtime.out_dir``) receives config.yaml, checkpoints/, tb/ and
     metrics.json. ``resume`` is a checkpoint path or ``"auto"`` (this run's newest checkpoint, if
-    any). ``evaluate_fn(backbone) -> dict`` runs on rank 0 every ``cfg.train.eval_every_epochs``.
-    Under torchrun, call ``init_distributed()`` first; ``cfg.train.batch_size`` is the global
+    any). ``evaluate_fn(backbone) -> dict`` runs on rank 0 every ``cfg.eval.every_epochs``.
+    Under torchrun, call ``init_distributed()`` first; ``cfg.schedule.batch_size`` is the global
     batch. ``model`` / ``objective_factory`` replace ``create_backbone`` / ``build_objective``
     (both are built after seeding, so runs are reproducible). Raises ``NonFiniteLossError`` after
     too many non-finite steps in a row.
@@ -409,7 +411,7 @@ def train(
         cfg,
         train_set,
         evaluate_fn=evaluate_fn,
-        out_dir=cfg.train.out_dir if out_dir is None else out_dir,
+        out_dir=cfg.runtime.out_dir if out_dir is None else out_dir,
         progress=progress,
         model=model,
         objective_factory=objective_factory,

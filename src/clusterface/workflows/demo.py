@@ -22,12 +22,15 @@ DEMO_DEFAULTS: dict[str, Any] = {
     "synth": {"root": "data/synthfaces-demo", "identities": 360, "test_fraction": 0.25},
     "data": {"source": "synth-disk", "workers": 2},
     "model": {"backbone": "cfnet_s", "embedding_dim": 512},
-    "train": {"epochs": 5, "batch_size": 128, "lr": 0.1, "eval_every_epochs": 0, "keep_checkpoints": 1},
+    "optim": {"lr": 0.1},
+    "schedule": {"epochs": 5, "batch_size": 128},
+    "checkpoint": {"keep": 1},
+    "eval": {"every_epochs": 0},
     "objective": {"warmup_epochs": 1.0},
 }
 QUICK_DEFAULTS: dict[str, Any] = {
     "synth": {"root": "data/synthfaces-quick", "identities": 120, "images_median": 10, "images_max": 40},
-    "train": {"epochs": 2, "batch_size": 64},
+    "schedule": {"epochs": 2, "batch_size": 64},
     "objective": {"warmup_epochs": 0.5},
 }
 # The two rows of the comparison: the ArcFace baseline and the full method (METHOD.md rows 1 and 6).
@@ -62,8 +65,12 @@ def demo_config(
 
 
 def _method_config(cfg: Config, method: str, out_dir: Path) -> Config:
-    tree = merge_trees(config_to_dict(cfg), DEMO_METHODS[method])
-    tree["train"]["out_dir"] = str(out_dir / method)
+    tree = config_to_dict(cfg)
+    method_margin = DEMO_METHODS[method]["margin"]
+    if tree["margin"]["kind"] != method_margin["kind"]:  # another kind has other fields: its defaults
+        tree["margin"] = {}
+    tree = merge_trees(tree, DEMO_METHODS[method])
+    tree["runtime"]["out_dir"] = str(out_dir / method)
     return Config.model_validate(tree)
 
 
@@ -91,13 +98,13 @@ def run_demo(cfg: Config, out_dir: str | Path = "runs/demo", progress: bool = Tr
     evaluations = {}
     for i, method in enumerate(DEMO_METHODS, start=2):
         run_cfg = _method_config(cfg, method, out)
-        _say(progress, f"[demo {i}/4] training {method} ({run_cfg.model.backbone}, {run_cfg.train.epochs} epochs)")
+        _say(progress, f"[demo {i}/4] training {method} ({run_cfg.model.backbone}, {run_cfg.schedule.epochs} epochs)")
         t0 = time.perf_counter()
-        result = train(run_cfg, train_set, out_dir=run_cfg.train.out_dir, progress=progress)
+        result = train(run_cfg, train_set, out_dir=run_cfg.runtime.out_dir, progress=progress)
         seconds[f"train_{method}"] = time.perf_counter() - t0
         if result.status == "interrupted" or result.last_checkpoint is None:
             raise RuntimeError(
-                f"demo: training {method} ended as {result.status!r}; its run is in {run_cfg.train.out_dir}"
+                f"demo: training {method} ended as {result.status!r}; its run is in {run_cfg.runtime.out_dir}"
             )
         t0 = time.perf_counter()
         evaluation = evaluate_model(
