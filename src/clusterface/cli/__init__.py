@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from clusterface.cli import data, demo, evaluate, export, models, synth, train
+from clusterface.cli import align, data, demo, evaluate, export, models, synth, train
 
 app = typer.Typer(
     name="clusterface",
@@ -30,6 +30,7 @@ app.command("evaluate")(evaluate.evaluate_command)
 app.command("cluster")(evaluate.cluster_command)
 app.command("export")(export.export_command)
 app.command("calibrate")(export.calibrate_command)
+app.command("align")(align.align_command)
 app.add_typer(data.app, name="data")
 
 
