@@ -85,3 +85,17 @@ def detector():
     if why is not None:
         pytest.skip(f"face detector not installed: {why}")
     return DlibDetector()
+
+
+@pytest.fixture(scope="session")
+def small_model(tmp_path_factory: pytest.TempPathFactory):
+    """An exported (untrained) cfnet_s, loaded: enough to exercise the photo pipeline."""
+    sys.path.insert(0, str(Path(__file__).parents[1] / "export"))
+    from export_helpers import make_checkpoint
+
+    import clusterface
+    from clusterface.export import export_checkpoint
+
+    base = tmp_path_factory.mktemp("model")
+    export_checkpoint(make_checkpoint(base / "last.pt", sharded=False), base / "exported", parity=False)
+    return clusterface.load(base / "exported")

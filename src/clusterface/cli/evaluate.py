@@ -183,14 +183,30 @@ def cluster_command(
     mean: MeanOpt = None,
     std: StdOpt = None,
     color_order: ColorOpt = None,
+    detect: Annotated[
+        bool,
+        typer.Option(
+            "--detect", help="SOURCE is a folder of ordinary photos: detect and align faces first ([detect] extra)."
+        ),
+    ] = False,
+    copy: Annotated[
+        bool, typer.Option("--copy", help="--detect: copy photos into people/ instead of linking.")
+    ] = False,
 ) -> None:
-    """Cluster faces; writes the assignment (CSV) and, when the set has labels, the clustering scores."""
+    """Cluster faces; writes the assignment (CSV) and, when the set has labels, the clustering scores.
+
+    With --detect: photos -> faces -> clusters, a folder per person (links to the photos) and
+    index.html; rerunning reuses the faces and embeddings of photos seen before.
+    """
     from clusterface.analysis import cluster_face_set
     from clusterface.evaluation import DegenerateEmbeddingError
 
     _check_choice(method, CLUSTERING_METHODS, "--method")
     _check_choice(knn, KNN_METHODS, "--knn")
     embedder = _embedder(model, input_size, mean, std, color_order, flip) if model is not None else None
+    if detect:
+        _cluster_photos(source, out, embedder, method, threshold, num_clusters, k, copy)
+        return
     try:
         result = cluster_face_set(
             source,
@@ -221,3 +237,38 @@ def cluster_command(
             f"BCubed P/R/F {s['bcubed_precision']:.4f}/{s['bcubed_recall']:.4f}/{s['bcubed_fscore']:.4f}  "
             f"NMI {s['nmi']:.4f}"
         )
+
+
+def _cluster_photos(
+    source: Path,
+    out: Path,
+    embedder: Any,
+    method: str,
+    threshold: float | None,
+    num_clusters: int | None,
+    k: int,
+    copy: bool,
+) -> None:
+    from clusterface.align import DetectorUnavailableError, DlibDetector
+    from clusterface.photos import cluster_photos, write_outputs
+
+    if embedder is None:
+        raise typer.BadParameter("--detect needs --model (a checkpoint, an export folder or an ONNX face model)")
+    try:
+        detector = DlibDetector()
+    except DetectorUnavailableError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from err
+    result = cluster_photos(source, out, embedder, detector, method, threshold, k=k, num_clusters=num_clusters)
+    files = write_outputs(result, out, link="copy" if copy else "symlink")
+    people = (
+        len({p.name for p in files["people"].iterdir() if p.name.startswith("person_")})
+        if files["people"].exists()
+        else 0
+    )
+    typer.echo(
+        f"{result.photos} photos ({result.reused_photos} reused, {result.detected_photos} detected): "
+        f"{len(result.faces)} faces -> {people} people with 2+ faces ({method}, threshold "
+        f"{result.threshold:.3f}, {result.threshold_source}); {len(result.no_face)} photos without a face"
+    )
+    typer.echo(f"folders: {files['people']}  gallery: {files['html']}  table: {files['csv']}")
