@@ -114,3 +114,16 @@ def test_foreign_onnx_metadata_defaults(tmp_path: Path):
     meta = read_onnx_metadata(path)
     assert (meta.input_size, meta.mean, meta.color_order, meta.flip) == (112, (127.5,) * 3, "RGB", True)
     assert meta.embedding_size == 8 and meta.thresholds == {}
+
+
+def test_checkpoint_from_a_version_with_other_config_fields_exports(tmp_path: Path):
+    """Export needs only config.model: unknown fields elsewhere (another version) do not stop it."""
+    from clusterface.training import load_checkpoint, save_checkpoint
+
+    state = load_checkpoint(make_checkpoint(tmp_path / "a.pt", sharded=False))
+    state["config"]["objective"]["a_future_option"] = 3
+    state["config"]["new_section"] = {"x": 1}
+    state.pop("format")
+    ckpt = save_checkpoint(state, tmp_path / "future.pt")
+    result = export_checkpoint(ckpt, tmp_path / "out")
+    assert result.metadata.embedding_size == EMBEDDING_DIM and result.parity is not None and result.parity.ok

@@ -38,17 +38,30 @@ class ExportResult:
 def read_checkpoint_backbone(path: str | Path) -> tuple[nn.Module, dict[str, Any], dict[str, Any]]:
     """(backbone in eval mode, ``{"name", "kwargs"}`` to rebuild it, the training config as a dict).
 
-    Loaded with ``torch.load(weights_only=True)``; only the ``config`` and ``backbone`` entries are used.
+    Loaded with ``torch.load(weights_only=True)``; only the ``config`` and ``backbone`` entries are used,
+    and of the config only ``model`` when the rest does not validate (a checkpoint written by a version
+    with other config fields still exports).
     """
-    from clusterface.config import config_from_dict
+    from clusterface.config import ConfigError, config_from_dict
+    from clusterface.config.schema import ModelConfig
     from clusterface.models import create_backbone
     from clusterface.training.checkpoint import CheckpointError, load_checkpoint
 
     state = load_checkpoint(path)
-    config = config_from_dict(state["config"], source=str(path))
+    raw = state["config"] if isinstance(state["config"], dict) else {}
+    try:
+        model_cfg = config_from_dict(raw, source=str(path)).model
+    except ConfigError:
+        # a config from another version (fields this one does not know): only the model section matters
+        known = ModelConfig.model_fields
+        section = {k: v for k, v in (raw.get("model") or {}).items() if k in known}
+        try:
+            model_cfg = ModelConfig.model_validate(section)
+        except ValueError as err:
+            raise CheckpointError(f"{path}: cannot read the backbone settings (config.model): {err}") from err
     spec: dict[str, Any] = {
-        "name": config.model.backbone,
-        "kwargs": {"embedding_dim": config.model.embedding_dim, "dropout": config.model.dropout},
+        "name": model_cfg.backbone,
+        "kwargs": {"embedding_dim": model_cfg.embedding_dim, "dropout": model_cfg.dropout},
     }
     model = create_backbone(spec["name"], **spec["kwargs"])
     weights = {k.removeprefix("module."): v for k, v in state["backbone"].items()}
@@ -57,7 +70,7 @@ def read_checkpoint_backbone(path: str | Path) -> tuple[nn.Module, dict[str, Any
     except RuntimeError as err:
         raise CheckpointError(f"{path}: backbone weights do not fit {spec['name']!r} ({err})") from err
     model.eval()
-    return model, spec, dict(state["config"])
+    return model, spec, dict(raw)
 
 
 def export_checkpoint(
