@@ -135,7 +135,7 @@ def export_checkpoint(
 def thresholds_table(thresholds: dict[str, Threshold]) -> list[str]:
     """Human-readable lines, one per calibrated FAR."""
     lines = []
-    for key, t in sorted(thresholds.items(), reverse=True):
+    for key, t in sorted(thresholds.items(), key=lambda kv: -kv[1].far):
         lines.append(
             f"FAR {key}: cos >= {t.threshold:.4f} (95% bootstrap {t.ci_low:.4f}..{t.ci_high:.4f}); "
             f"TAR {100 * t.tar:.2f} %; {t.impostors_accepted}/{t.num_impostor} impostors accepted "
