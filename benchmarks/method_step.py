@@ -52,9 +52,8 @@ class Runner:
         self.amp = amp
         self.objective: JointObjective = build_objective(cfg, num_classes).to(device)
         self.objective.set_progress(cfg.objective.warmup_epochs + 1.0)  # past the warm-up
-        self.encoder = (
-            MomentumEncoder(self.model, cfg.objective.encoder_momentum) if cfg.objective.use_momentum_encoder else None
-        )
+        # mu's value does not change the step's cost (the trainer sets it from the EMA horizon)
+        self.encoder = MomentumEncoder(self.model, 0.9) if cfg.objective.use_momentum_encoder else None
         params = [*self.model.parameters(), *self.objective.parameters()]
         self.optimizer = torch.optim.SGD(params, lr=1e-3, momentum=0.9, weight_decay=5e-4)
         self.step_index = 0

@@ -7,9 +7,8 @@ import pytest
 from data_helpers import encode, face_array
 from PIL import Image
 
-from clusterface.data import decode_face, load_bin, save_bin
+from clusterface.data import decode_face, decode_faces, load_bin, save_bin
 from clusterface.data.pairs import PairsFormatError, pairs_to_bin, read_pairs
-from clusterface.evaluation.images import decode_image as evaluator_decode
 
 
 def lfw_folder(root, names=("Alice", "Bob", "Carol"), per=3, style="lfw"):
@@ -76,8 +75,8 @@ def test_pairs_to_bin_round_trips_through_save_bin(tmp_path):
     assert vbin.issame == [True, False] and len(vbin.images) == 4
     assert vbin.images[0] == (root / "Alice" / "Alice_0001.jpg").read_bytes()
     assert vbin.images[3].startswith(b"\x89PNG")
-    # the evaluator's OpenCV decoder sees exactly what the robust decoder produced (alpha composited)
-    assert np.array_equal(evaluator_decode(vbin.images[3]), decode_face(rgba_png).numpy())
+    # the evaluator's batch decoding sees exactly what the training decoder produced (alpha composited)
+    assert np.array_equal(decode_faces([vbin.images[3]])[0], decode_face(rgba_png).numpy())
     save_bin(tmp_path / "x.bin", vbin.images, vbin.issame)
     assert load_bin(tmp_path / "x.bin").issame == [True, False]
 

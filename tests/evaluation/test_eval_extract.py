@@ -7,13 +7,12 @@ import torch
 from eval_helpers import MeanColour, encode
 from onnx import TensorProto, helper
 
+from clusterface.data import decode_faces
 from clusterface.data.bin_set import load_bin
 from clusterface.evaluation import (
     DegenerateEmbeddingError,
     OnnxEmbedder,
     TorchEmbedder,
-    decode_image,
-    decode_images,
     evaluate_bin,
     extract_embeddings,
     load_embedder,
@@ -25,12 +24,12 @@ from clusterface.models import normalize_images
 def test_decode_gives_rgb_and_resizes():
     img = np.zeros((3, 112, 112), dtype=np.uint8)
     img[0] = 200  # red
-    out = decode_image(encode(img, ".png"))
+    out = decode_faces([encode(img, ".png")])[0]
     assert out.shape == (3, 112, 112) and out.dtype == np.uint8
     assert out[0].mean() == 200 and out[1].max() == 0 and out[2].max() == 0
     big = np.zeros((3, 150, 150), dtype=np.uint8)
     big[2] = 90  # blue
-    out = decode_image(encode(big, ".png"))
+    out = decode_faces([encode(big, ".png")])[0]
     assert out.shape == (3, 112, 112) and out[2].mean() == pytest.approx(90, abs=1) and out[0].max() == 0
 
 
@@ -73,7 +72,7 @@ def test_evaluate_bin_on_colour_faces(colour_bin):
     assert res["accuracy"] >= 0.95
     # the same numbers computed by hand from the decoded images
     data = load_bin(colour_bin)
-    x = normalize_images(torch.from_numpy(decode_images(data.images)))
+    x = normalize_images(torch.from_numpy(decode_faces(data.images)))
     with torch.no_grad():
         feats = model(x) + model(torch.flip(x, dims=[3]))
     feats = torch.nn.functional.normalize(feats, dim=1).numpy()

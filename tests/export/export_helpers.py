@@ -27,8 +27,8 @@ def make_model(seed: int = 0) -> torch.nn.Module:
 def make_checkpoint(path: Path, sharded: bool, seed: int = 0) -> Path:
     """A checkpoint as the trainer writes it; ``sharded`` stores the objective as per-rank class shards
     (a layout export must not care about), else replicated."""
+    from clusterface.checkpoint import save_checkpoint
     from clusterface.config import Config, config_to_dict
-    from clusterface.training import save_checkpoint
 
     cfg = Config()
     cfg.model.embedding_dim = EMBEDDING_DIM

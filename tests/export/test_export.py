@@ -118,7 +118,7 @@ def test_foreign_onnx_metadata_defaults(tmp_path: Path):
 
 def test_checkpoint_from_a_version_with_other_config_fields_exports(tmp_path: Path):
     """Export needs only config.model: unknown fields elsewhere (another version) do not stop it."""
-    from clusterface.training import load_checkpoint, save_checkpoint
+    from clusterface.checkpoint import load_checkpoint, save_checkpoint
 
     state = load_checkpoint(make_checkpoint(tmp_path / "a.pt", sharded=False))
     state["config"]["objective"]["a_future_option"] = 3

@@ -30,7 +30,7 @@ def test_every_config_builds_and_runs_steps(path):
     num_classes = 12
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 4 * 4, 16), torch.nn.BatchNorm1d(16))
     objective = build_objective(cfg, num_classes)
-    encoder = MomentumEncoder(model, cfg.objective.encoder_momentum) if cfg.objective.use_momentum_encoder else None
+    encoder = MomentumEncoder(model, 0.9) if cfg.objective.use_momentum_encoder else None  # mu: the trainer's job
     opt = torch.optim.SGD([*model.parameters(), *objective.parameters()], lr=0.1)
     x = torch.randn(24, 3, 4, 4)
     y = torch.arange(24) % num_classes

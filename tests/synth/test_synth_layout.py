@@ -10,9 +10,9 @@ import pytest
 
 from clusterface.config.schema import SynthConfig
 from clusterface.data import load_bin
+from clusterface.data.decode import decode_image
 from clusterface.synth import SynthFacesDataset, build_plan, folder_name, parse_pairs_text
 from clusterface.synth.pairs import build_pairs
-from clusterface.synth.render import decode_jpeg
 
 
 def test_layout_and_identity_disjoint_splits(tiny_set):
@@ -90,7 +90,7 @@ def test_on_the_fly_dataset_matches_disk(tiny_set):
         assert img.shape == (3, 112, 112) and str(img.dtype) == "torch.uint8"
         rec = ds.records[i]
         assert folders[label] == folder_name(rec.folder)
-        disk = decode_jpeg((paths.root / rec.relpath).read_bytes())
+        disk = decode_image((paths.root / rec.relpath).read_bytes())
         np.testing.assert_array_equal(img.numpy().transpose(1, 2, 0), disk)
     test = SynthFacesDataset(cfg, split="test")
     assert test.num_classes == len(list(paths.test_images_dir.iterdir()))

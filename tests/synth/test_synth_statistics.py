@@ -7,9 +7,9 @@ import pydantic
 import pytest
 
 from clusterface.config.schema import SynthConfig
+from clusterface.data.decode import decode_image
 from clusterface.synth import SynthFacesDataset, build_plan
 from clusterface.synth.plan import image_counts
-from clusterface.synth.render import decode_jpeg
 from clusterface.synth.sampling import render_record
 
 
@@ -51,7 +51,7 @@ def test_per_class_concentration_varies():
         for j in range(10):
             rec = plan.train[0].__class__("train", ident, j, ident, j)
             out = render_record(cfg, rec)
-            grey = decode_jpeg(out.jpeg).mean(2)  # type: ignore[arg-type]
+            grey = decode_image(out.jpeg).mean(2)  # type: ignore[arg-type]
             small = grey.reshape(28, 4, 28, 4).mean((1, 3)).ravel()
             feats.append((small - small.mean()) / (small.std() + 1e-6))
         phis.append(_dispersion(np.array(feats)))

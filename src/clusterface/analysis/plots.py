@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from clusterface.ops import l2_normalize
+
 
 def _pyplot():  # type: ignore[no-untyped-def]
     import matplotlib
@@ -178,17 +180,20 @@ def plot_clustering_scores(
 def class_dispersion(
     features: ArrayLike, labels: ArrayLike, alpha: float = 10.0
 ) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.int64]]:
-    """Per-identity PCL φ (RMS variant, METHOD.md) of L2-normalised features: (identity ids, φ, counts).
+    """Per-identity PCL φ (RMS variant, docs/method.md) of L2-normalised features: (identity ids, φ, counts).
 
-    φ_k = sqrt(2 (1 − ‖Σ z_i‖ / n_k)) / log(n_k + α); larger φ = looser cluster = lower concentration.
+    The training memory's formula (``memory.concentration_rms``) on the whole set in float64:
+    larger φ = looser cluster = lower concentration.
     """
-    x = np.asarray(features, dtype=np.float64)
-    x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    import torch
+
+    from clusterface.memory.concentration import concentration_rms
+
+    x = torch.as_tensor(np.asarray(features, dtype=np.float64))
+    x = l2_normalize(x)
     ids, inv, counts = np.unique(np.asarray(labels), return_inverse=True, return_counts=True)
-    sums = np.zeros((len(ids), x.shape[1]))
-    np.add.at(sums, inv, x)
-    resultant = np.linalg.norm(sums, axis=1) / counts
-    phi = np.sqrt(np.clip(2 * (1 - resultant), 0, None)) / np.log(counts + alpha)
+    sums = torch.zeros(len(ids), x.shape[1], dtype=torch.float64).index_add_(0, torch.as_tensor(inv), x)
+    phi = concentration_rms(sums, torch.as_tensor(counts), alpha).numpy()
     return ids.astype(np.int64), phi, counts.astype(np.int64)
 
 

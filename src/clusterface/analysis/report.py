@@ -9,6 +9,16 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+#: Footnote of TAR@FAR tables.
+UNREACHABLE_NOTE = "n/a: the set has too few impostor pairs to measure that FAR (at least 1/FAR are needed)."
+
+
+def far_keys(fars: Sequence[float] | None = None) -> list[str]:
+    """The keys of a ``tar_at_far`` dict ("1e-03", ...) for ``fars`` (default: ``EvalConfig().fars``)."""
+    from clusterface.config.schema import EvalConfig
+
+    return [f"{f:.0e}" for f in (EvalConfig().fars if fars is None else fars)]
+
 
 def fmt_pct(value: float | None, std: float | None = None, digits: int = 2) -> str:
     """0.9876 -> '98.76', with '± std' when given; None -> 'n/a'."""

@@ -110,8 +110,9 @@ def evaluate_command(
     color_order: ColorOpt = None,
 ) -> None:
     """Evaluate a model: 10-fold verification and TAR@FAR on .bin sets, IJB-B/C templates, face clustering."""
-    from clusterface.analysis import evaluate_model, write_evaluation_report
+    from clusterface.analysis import write_evaluation_report
     from clusterface.evaluation import DegenerateEmbeddingError, IJBFormatError
+    from clusterface.workflows import evaluate_model
 
     if not (bins or ijb or cluster):
         raise typer.BadParameter("nothing to evaluate: give --bin, --ijb and/or --cluster")
@@ -140,7 +141,7 @@ def evaluate_command(
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(1) from err
     if model.is_file() and model.suffix.lower() != ".onnx":
-        from clusterface.analysis import memory_arrays_from_checkpoint
+        from clusterface.workflows import memory_arrays_from_checkpoint
 
         arrays = memory_arrays_from_checkpoint(model)
         if arrays is not None:
@@ -198,8 +199,8 @@ def cluster_command(
     With --detect: photos -> faces -> clusters, a folder per person (links to the photos) and
     index.html; rerunning reuses the faces and embeddings of photos seen before.
     """
-    from clusterface.analysis import cluster_face_set
     from clusterface.evaluation import DegenerateEmbeddingError
+    from clusterface.workflows import cluster_face_set
 
     _check_choice(method, CLUSTERING_METHODS, "--method")
     _check_choice(knn, KNN_METHODS, "--knn")

@@ -31,8 +31,8 @@ def export_command(
     opset: Annotated[int, typer.Option(help="ONNX opset.")] = 17,
 ) -> None:
     """Export a checkpoint's backbone as ONNX (dynamic batch) + safetensors with preprocessing metadata."""
+    from clusterface.checkpoint import CheckpointError
     from clusterface.export import CALIBRATION_FARS, ParityError, export_checkpoint, thresholds_table
-    from clusterface.training.checkpoint import CheckpointError
 
     try:
         result = export_checkpoint(

@@ -74,6 +74,11 @@ def synth_command(
     )
     typer.echo(f"  train: {paths.train_dir}\n  test:  {paths.test_images_dir}")
     typer.echo(f"  pairs: {paths.pairs_path}\n  bin:   {paths.bin_path}")
+    if "val_identities" in manifest:
+        typer.echo(
+            f"  validation: {manifest['val_identities']} identities / {manifest['val_images']} images in "
+            f"{paths.val_images_dir}, bin {paths.val_bin_path}"
+        )
     typer.echo(f"  contact sheet: {paths.contact_sheet}")
 
 

@@ -26,7 +26,11 @@ def train_command(
     ] = "auto",
     eval_bin: Annotated[
         Optional[Path],  # noqa: UP045
-        typer.Option("--eval-bin", help="Verification .bin for periodic evaluation (default: the data's test .bin)."),
+        typer.Option(
+            "--eval-bin",
+            help="Verification .bin for periodic evaluation (default: eval.periodic_split; SynthFaces' val .bin "
+            "when the data has a validation split, else its test .bin).",
+        ),
     ] = None,
     progress: Annotated[bool, typer.Option(help="Progress bar / log lines.")] = True,
 ) -> int:
@@ -64,13 +68,9 @@ def train_command(
         bin_path = eval_bin or verification_bin_path(cfg)
         evaluate_fn = None
         if bin_path is not None and cfg.eval.every_epochs:
-            from clusterface.evaluation import evaluate_bin
+            from clusterface.evaluation import periodic_bin_evaluation
 
-            def evaluate_fn(model):  # type: ignore[no-untyped-def]
-                results = evaluate_bin(
-                    model, bin_path, batch_size=cfg.eval.batch_size, flip=cfg.eval.flip, progress=False
-                )
-                return {k: v for k, v in results.items() if isinstance(v, int | float)}
+            evaluate_fn = periodic_bin_evaluation(bin_path, batch_size=cfg.eval.batch_size, flip=cfg.eval.flip)
 
         try:
             result = train(

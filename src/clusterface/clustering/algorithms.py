@@ -26,7 +26,7 @@ from scipy.spatial.distance import pdist
 
 from clusterface.clustering.knn import KNNGraph
 from clusterface.clustering.metrics import noise_to_singletons
-from clusterface.evaluation.verification import check_embeddings, l2_normalize
+from clusterface.ops import check_embeddings, l2_normalize
 
 
 def _dense_ids(labels: NDArray[np.integer]) -> NDArray[np.int64]:

@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 from scipy import sparse
 
 from clusterface.config.schema import KnnMethod
-from clusterface.evaluation.verification import check_embeddings, l2_normalize
+from clusterface.ops import check_embeddings, l2_normalize
 
 __all__ = ["KNNGraph", "KnnMethod", "build_knn"]
 

@@ -27,6 +27,9 @@ class SynthConfig(Section):
     root: Path = Field(Path("data/synthfaces"), description="output directory")
     identities: int = Field(360, ge=4, description="total identities, split into train and test")
     test_fraction: float = Field(0.2, gt=0, lt=1, description="fraction of identities held out for test")
+    val_fraction: float = Field(
+        0.0, ge=0, lt=1, description="fraction of identities held out for validation (disjoint from train and test)"
+    )
     seed: int = Field(0, description="random seed (the same seed gives the same bytes)")
     preset: Literal["easy", "default", "hard"] = Field("default", description="difficulty: easy, default or hard")
     images_min: int = Field(2, ge=1, description="fewest images of an identity")
@@ -184,7 +187,12 @@ class ObjectiveConfig(Section):
     temperature: float = Field(0.1, gt=0, description="tau0")
     use_align: bool = True
     use_momentum_encoder: bool = True
-    encoder_momentum: float = Field(0.999, ge=0, lt=1, description="mu")
+    encoder_momentum: float | None = Field(
+        None, ge=0, lt=1, description="mu; None: from momentum_horizon_epochs and the run's steps per epoch"
+    )
+    momentum_horizon_epochs: float = Field(
+        0.1, gt=0, description="EMA horizon h in epochs: mu = 1 - 1/(h * steps per epoch) (METHOD.md)"
+    )
     warmup_epochs: float = Field(1.0, ge=0, description="plain ArcFace while the memory fills")
     num_negatives: int | None = Field(None, ge=1, description="sampled negative centres; None = all")
     momentum_every_steps: int = Field(
@@ -254,6 +262,10 @@ class EvalConfig(Section):
     """Evaluation: periodic verification during training and the defaults of ``clusterface evaluate``."""
 
     every_epochs: int = Field(1, ge=0, description="periodic verification during training; 0 disables it")
+    periodic_split: Literal["auto", "val", "test"] = Field(
+        "auto",
+        description="SynthFaces .bin of the periodic verification: auto = val when synth.val_fraction > 0, else test",
+    )
     batch_size: int = Field(128, ge=1, description="images per forward pass")
     flip: bool = Field(True, description="flip test: emb(img) + emb(hflip(img))")
     fars: tuple[float, ...] = Field((1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6), description="FARs of the TAR@FAR tables")

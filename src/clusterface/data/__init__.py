@@ -17,9 +17,11 @@ if TYPE_CHECKING:
         IMAGE_SIZE,
         ImageDecodeError,
         decode_face,
+        decode_faces,
         decode_image,
         is_image_file,
         read_face,
+        read_faces,
     )
     from clusterface.data.face_dataset import BadFilePolicy, FaceDataset, TooManyBadFilesError
     from clusterface.data.image_folder import (
@@ -66,6 +68,7 @@ _WHERE = {
     "VerificationBin": "bin_set",
     "convert_dataset": "convert",
     "decode_face": "decode",
+    "decode_faces": "decode",
     "decode_image": "decode",
     "detect_layout": "recordio_dataset",
     "folder_to_recordio": "convert",
@@ -78,6 +81,7 @@ _WHERE = {
     "pack_record": "recordio",
     "pairs_to_bin": "pairs",
     "read_face": "decode",
+    "read_faces": "decode",
     "read_index": "recordio",
     "read_pairs": "pairs",
     "recordio_to_folder": "convert",
@@ -110,6 +114,7 @@ __all__ = [
     "VerificationBin",
     "convert_dataset",
     "decode_face",
+    "decode_faces",
     "decode_image",
     "detect_layout",
     "folder_to_recordio",
@@ -122,6 +127,7 @@ __all__ = [
     "pack_record",
     "pairs_to_bin",
     "read_face",
+    "read_faces",
     "read_index",
     "read_pairs",
     "recordio_to_folder",

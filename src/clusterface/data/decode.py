@@ -1,4 +1,8 @@
-"""Decode any face crop to 8-bit RGB ``(H, W, 3)`` and to the ``(3, 112, 112)`` uint8 tensor items use.
+"""THE image decoder: any face crop to 8-bit RGB ``(H, W, 3)`` and to the ``(3, 112, 112)`` uint8 crop.
+
+Training (datasets), evaluation (.bin sets, face folders, IJB), clustering and SynthFaces all
+decode through this module, so a file gives the same pixels wherever it is read
+(tests/data/test_data_decode_paths.py checks the train and eval entry points agree).
 
 Every path ends in 8-bit RGB:
 
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import cv2
@@ -178,11 +183,32 @@ def decode_face(data: bytes | memoryview, name: str = "<bytes>", size: int = IMA
     return to_chw_tensor(resize_to(decode_image(data, name), size))
 
 
-def read_face(path: str | Path, size: int = IMAGE_SIZE) -> torch.Tensor:
-    """Read and decode an image file to uint8 ``(3, size, size)`` RGB; errors name the file."""
+def read_bytes(path: str | Path) -> bytes:
+    """The bytes of an image file; an unreadable file is an :class:`ImageDecodeError` naming it."""
     path = Path(path)
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except OSError as err:
         raise ImageDecodeError(f"{path}: cannot read ({err.strerror or err})") from err
-    return decode_face(data, str(path), size)
+
+
+def read_face(path: str | Path, size: int = IMAGE_SIZE) -> torch.Tensor:
+    """Read and decode an image file to uint8 ``(3, size, size)`` RGB; errors name the file."""
+    return decode_face(read_bytes(path), str(path), size)
+
+
+def decode_faces(encoded: Sequence[bytes], size: int = IMAGE_SIZE, name: str = "images") -> np.ndarray:
+    """A batch of encoded images (a .bin set's, a face folder's) -> uint8 ``(N, 3, size, size)`` RGB."""
+    out = np.empty((len(encoded), 3, size, size), dtype=np.uint8)
+    for i, data in enumerate(encoded):
+        out[i] = decode_face(data, f"{name}[{i}]", size).numpy()
+    return out
+
+
+def read_faces(paths: Iterable[str | Path], size: int = IMAGE_SIZE) -> np.ndarray:
+    """Image files -> uint8 ``(N, 3, size, size)`` RGB; errors name the file."""
+    files = list(paths)
+    out = np.empty((len(files), 3, size, size), dtype=np.uint8)
+    for i, path in enumerate(files):
+        out[i] = read_face(path, size).numpy()
+    return out

@@ -161,8 +161,9 @@ def read_pairs(pairs_path: str | Path, images_root: str | Path | None = None, ch
 
 
 def _as_evaluable_bytes(path: Path, size: int) -> bytes:
-    """A plain JPEG as it is; any other image decoded robustly and re-encoded as a lossless PNG
-    of the ``size x size`` RGB crop, so any decoder (OpenCV in the evaluator) reads it the same way."""
+    """A plain JPEG as it is; any other image decoded and re-encoded as a lossless PNG of the
+    ``size x size`` RGB crop, so that other tools reading the .bin (insightface's OpenCV decoder)
+    see the pixels this toolkit's decoder produced (alpha composited, 16-bit reduced, EXIF applied)."""
     data = path.read_bytes()
     if is_plain_jpeg(data):
         return data

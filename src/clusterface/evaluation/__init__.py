@@ -1,24 +1,27 @@
 """Evaluation: embedding extraction (torch or ONNX), 10-fold verification, TAR@FAR, IJB-B/C templates."""
 
-from clusterface.evaluation.bin_eval import PairEvaluation, evaluate_bin, evaluate_pairs, score_bin
+from clusterface.evaluation.bin_eval import (
+    PairEvaluation,
+    evaluate_bin,
+    evaluate_pairs,
+    periodic_bin_evaluation,
+    score_bin,
+)
 from clusterface.evaluation.embedder import Embedder, OnnxEmbedder, TorchEmbedder, as_embedder, load_embedder
 from clusterface.evaluation.extract import extract_embeddings
 from clusterface.evaluation.ijb import IJBFormatError, IJBMeta, IJBResult, evaluate_ijb, read_ijb_meta
-from clusterface.evaluation.images import ImageDecodeError, decode_image, decode_images, read_images
 from clusterface.evaluation.verification import (
     DEFAULT_FARS,
     DEFAULT_THRESHOLDS,
-    DegenerateEmbeddingError,
     TarAtFar,
     VerificationResult,
-    check_embeddings,
     kfold_slices,
-    l2_normalize,
     pair_distances,
     tar_at_far,
     tar_at_far_dict,
     verification_10fold,
 )
+from clusterface.ops import DegenerateEmbeddingError, check_embeddings
 
 __all__ = [
     "DEFAULT_FARS",
@@ -28,7 +31,6 @@ __all__ = [
     "IJBFormatError",
     "IJBMeta",
     "IJBResult",
-    "ImageDecodeError",
     "OnnxEmbedder",
     "PairEvaluation",
     "TarAtFar",
@@ -36,18 +38,15 @@ __all__ = [
     "VerificationResult",
     "as_embedder",
     "check_embeddings",
-    "decode_image",
-    "decode_images",
     "evaluate_bin",
     "evaluate_ijb",
     "evaluate_pairs",
     "extract_embeddings",
     "kfold_slices",
-    "l2_normalize",
     "load_embedder",
     "pair_distances",
+    "periodic_bin_evaluation",
     "read_ijb_meta",
-    "read_images",
     "score_bin",
     "tar_at_far",
     "tar_at_far_dict",

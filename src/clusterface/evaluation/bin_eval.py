@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,3 +107,15 @@ def evaluate_bin(
     or collapsed embeddings.
     """
     return score_bin(model, bin_path, batch_size, flip, fars, progress).to_dict()
+
+
+def periodic_bin_evaluation(
+    bin_path: str | Path, batch_size: int = 128, flip: bool = True
+) -> Callable[[nn.Module], dict[str, float]]:
+    """The trainer's ``evaluate_fn``: verification of the backbone on ``bin_path``, numeric results only."""
+
+    def evaluate(model: nn.Module) -> dict[str, float]:
+        results = evaluate_bin(model, bin_path, batch_size=batch_size, flip=flip, progress=False)
+        return {k: v for k, v in results.items() if isinstance(v, int | float)}
+
+    return evaluate

@@ -130,7 +130,7 @@ def load_embedder(path: str | Path, device: str | torch.device = "cpu", **onnx_o
     path = Path(path)
     if path.suffix.lower() == ".onnx":
         return OnnxEmbedder(path, **onnx_options)
-    from clusterface.training import load_backbone
+    from clusterface.checkpoint import load_backbone
 
     model, _ = load_backbone(path, map_location=device)
     return TorchEmbedder(model.to(device), device=device)

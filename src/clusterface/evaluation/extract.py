@@ -9,9 +9,9 @@ import torch
 from numpy.typing import ArrayLike, NDArray
 from tqdm.auto import tqdm
 
+from clusterface.data.decode import IMAGE_SIZE, decode_faces
 from clusterface.evaluation.embedder import Embedder
-from clusterface.evaluation.images import IMAGE_SIZE, decode_images
-from clusterface.evaluation.verification import check_embeddings, l2_normalize
+from clusterface.ops import check_embeddings, l2_normalize
 
 
 def extract_embeddings(
@@ -47,7 +47,7 @@ def extract_embeddings(
         for start in range(0, n, batch_size):
             if encoded:
                 part = images[start : start + batch_size]  # type: ignore[index]
-                batch = torch.from_numpy(decode_images(list(part), size=size, name=desc))  # type: ignore[arg-type]
+                batch = torch.from_numpy(decode_faces(list(part), size=size, name=desc))  # type: ignore[arg-type]
             else:
                 batch = imgs[start : start + batch_size]
             emb = np.asarray(embedder(batch), dtype=np.float32)

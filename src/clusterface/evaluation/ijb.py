@@ -29,9 +29,9 @@ from numpy.typing import NDArray
 from torch import nn
 from tqdm.auto import tqdm
 
+from clusterface.data.decode import IMAGE_SIZE, ImageDecodeError, decode_image
 from clusterface.evaluation.embedder import Embedder, as_embedder
 from clusterface.evaluation.extract import extract_embeddings
-from clusterface.evaluation.images import IMAGE_SIZE, ImageDecodeError, decode_image
 from clusterface.evaluation.verification import DEFAULT_FARS, TarAtFar, tar_at_far, tar_at_far_dict
 
 # ArcFace's 5-point template for 112x112 crops (insightface utils/face_align.py)
@@ -198,14 +198,11 @@ def load_ijb_images(meta: IJBMeta, image_dir: Path, size: int = IMAGE_SIZE, prog
             data = path.read_bytes()
         except OSError as err:
             raise ImageDecodeError(f"{path}: cannot read IJB image ({err})") from err
-        bgr = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
-        if bgr is None:
-            raise ImageDecodeError(f"{path}: cannot decode IJB image")
-        if bgr.shape[:2] != (size, size):
-            aligned = align_face(np.asarray(bgr, dtype=np.uint8), meta.landmarks[i], size)
-            out[i] = aligned[:, :, ::-1].transpose(2, 0, 1)
+        rgb = decode_image(data, str(path))  # the toolkit's one decoder (alpha, 16-bit, EXIF, CMYK handled)
+        if rgb.shape[:2] != (size, size):
+            out[i] = align_face(rgb, meta.landmarks[i], size).transpose(2, 0, 1)
         else:
-            out[i] = decode_image(data, size, name=str(path))
+            out[i] = rgb.transpose(2, 0, 1)
     return out
 
 

@@ -23,49 +23,13 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from clusterface.config.schema import EvalConfig
-
-
-class DegenerateEmbeddingError(ValueError):
-    """Embeddings or scores that cannot be evaluated (NaN/inf, or all identical)."""
-
+from clusterface.ops import DegenerateEmbeddingError, check_embeddings
 
 # METHOD.md: thresholds 0.00..4.00 step 0.01 (401 values). The first 400 are the same floats as
 # insightface's np.arange(0, 4, 0.01), so `dist < t` decides ties exactly as that reference; 4.00
 # (every pair "same" except exactly antipodal ones) is the one extra value.
 DEFAULT_THRESHOLDS: NDArray[np.float64] = np.arange(0, 4.005, 0.01)
 DEFAULT_FARS: tuple[float, ...] = EvalConfig().fars
-
-
-def check_embeddings(
-    embeddings: ArrayLike, what: str = "embeddings", allow_identical: bool = False
-) -> NDArray[np.float32]:
-    """Return ``embeddings`` (N, d) as float32 after checking they are finite and not all identical.
-
-    A model that collapsed (every image mapped to the same vector) or produced NaN would
-    otherwise score ~50% verification accuracy, which looks like a number; this is an error.
-    ``allow_identical`` skips the collapse check (a user may well embed one photo twice).
-    """
-    emb = np.asarray(embeddings, dtype=np.float32)
-    if emb.ndim != 2 or emb.shape[0] == 0:
-        raise DegenerateEmbeddingError(f"{what}: expected a non-empty (N, d) array, got shape {emb.shape}")
-    bad = ~np.isfinite(emb).all(axis=1)
-    if bad.any():
-        raise DegenerateEmbeddingError(
-            f"{what}: {int(bad.sum())} of {len(emb)} embeddings contain NaN or inf (first at row {int(np.argmax(bad))})"
-        )
-    if (
-        not allow_identical
-        and len(emb) > 1
-        and float(np.ptp(emb, axis=0).max()) <= 1e-6 * max(1.0, float(np.abs(emb).max()))
-    ):
-        raise DegenerateEmbeddingError(f"{what}: all {len(emb)} embeddings are identical (a collapsed model)")
-    return emb
-
-
-def l2_normalize(x: ArrayLike, eps: float = 1e-12) -> NDArray[np.float32]:
-    """Rows divided by their L2 norm (float32)."""
-    arr = np.asarray(x, dtype=np.float32)
-    return arr / np.maximum(np.linalg.norm(arr, axis=1, keepdims=True), eps)
 
 
 def pair_distances(embeddings: ArrayLike) -> NDArray[np.float64]:
@@ -124,6 +88,36 @@ def _counts_below(dist: NDArray[np.float64], thresholds: NDArray[np.float64]) ->
     return np.searchsorted(np.sort(dist), thresholds, side="left").astype(np.int64)
 
 
+def _checked_pairs(
+    distances: ArrayLike, issame: ArrayLike, kind: Literal["distance", "cosine"]
+) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+    """(P,) squared distances and (P,) bool labels, checked: same length, finite, not all equal."""
+    dist = np.asarray(distances, dtype=np.float64).ravel()
+    if kind == "cosine":
+        dist = 2.0 - 2.0 * dist
+    same = np.asarray(issame, dtype=bool).ravel()
+    if dist.shape != same.shape:
+        raise ValueError(f"{dist.shape[0]} distances for {same.shape[0]} labels")
+    if not np.isfinite(dist).all():
+        raise DegenerateEmbeddingError(f"{int((~np.isfinite(dist)).sum())} pair distances are NaN or inf")
+    if dist.size > 1 and np.ptp(dist) == 0:
+        raise DegenerateEmbeddingError(
+            f"all {dist.size} pair distances are equal ({dist[0]:.4g}): the embeddings are degenerate"
+        )
+    return dist, same
+
+
+def _fold_counts(
+    dist: NDArray[np.float64], same: NDArray[np.bool_], thr: NDArray[np.float64], folds: list[slice]
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    """tp[f, t] / fp[f, t]: genuine / impostor pairs of fold f with dist < thr[t]; (F,) genuine and impostor counts."""
+    tp = np.stack([_counts_below(dist[s][same[s]], thr) for s in folds])
+    fp = np.stack([_counts_below(dist[s][~same[s]], thr) for s in folds])
+    n_same = np.array([same[s].sum() for s in folds], dtype=np.int64)
+    n_diff = np.array([(~same[s]).sum() for s in folds], dtype=np.int64)
+    return tp, fp, n_same, n_diff
+
+
 def verification_10fold(
     distances: ArrayLike,
     issame: ArrayLike,
@@ -142,26 +136,11 @@ def verification_10fold(
     is found by linear interpolation of FAR(t) (``interp1d(kind="slinear")`` in the reference; 0 when
     the target FAR is never reached), and VAL/FAR are measured on the held-out fold.
     """
-    dist = np.asarray(distances, dtype=np.float64).ravel()
-    if kind == "cosine":
-        dist = 2.0 - 2.0 * dist
-    same = np.asarray(issame, dtype=bool).ravel()
-    if dist.shape != same.shape:
-        raise ValueError(f"{dist.shape[0]} distances for {same.shape[0]} labels")
-    if not np.isfinite(dist).all():
-        raise DegenerateEmbeddingError(f"{int((~np.isfinite(dist)).sum())} pair distances are NaN or inf")
-    if dist.size > 1 and np.ptp(dist) == 0:
-        raise DegenerateEmbeddingError(
-            f"all {dist.size} pair distances are equal ({dist[0]:.4g}): the embeddings are degenerate"
-        )
+    dist, same = _checked_pairs(distances, issame, kind)
     thr = DEFAULT_THRESHOLDS if thresholds is None else np.asarray(thresholds, dtype=np.float64)
     folds = kfold_slices(dist.size, n_folds)
 
-    # counts[f, t]: genuine / impostor pairs of fold f with dist < thr[t]
-    tp = np.stack([_counts_below(dist[s][same[s]], thr) for s in folds])
-    fp = np.stack([_counts_below(dist[s][~same[s]], thr) for s in folds])
-    n_same = np.array([same[s].sum() for s in folds], dtype=np.int64)
-    n_diff = np.array([(~same[s]).sum() for s in folds], dtype=np.int64)
+    tp, fp, n_same, n_diff = _fold_counts(dist, same, thr, folds)
     n_pairs = n_same + n_diff
 
     # tn = n_diff - fp; accuracy = (tp + tn) / n

@@ -42,10 +42,10 @@ def read_checkpoint_backbone(path: str | Path) -> tuple[nn.Module, dict[str, Any
     and of the config only ``model`` when the rest does not validate (a checkpoint written by a version
     with other config fields still exports).
     """
+    from clusterface.checkpoint import CheckpointError, load_checkpoint
     from clusterface.config import ConfigError, config_from_dict
     from clusterface.config.schema import ModelConfig
     from clusterface.models import create_backbone
-    from clusterface.training.checkpoint import CheckpointError, load_checkpoint
 
     state = load_checkpoint(path)
     raw = state["config"] if isinstance(state["config"], dict) else {}

@@ -49,7 +49,7 @@ def check_parity(
 ) -> ParityResult:
     """Embed ``images`` (uint8 (N, 3, S, S); default 256 from ``parity_images``) with both; compare normalised."""
     from clusterface.evaluation.embedder import OnnxEmbedder, TorchEmbedder
-    from clusterface.evaluation.verification import l2_normalize
+    from clusterface.ops import l2_normalize
 
     ort_embedder = OnnxEmbedder(onnx_path)
     if images is None:

@@ -1,6 +1,6 @@
 """Classifier heads and the margins they take (ArcFace, CosFace, combined, cluster-guided)."""
 
-from clusterface.heads.angular import cos_plus_margin, l2_normalize, safe_acos
+from clusterface.heads.angular import cos_plus_margin, safe_acos
 from clusterface.heads.arcface_margin import ArcFaceMargin
 from clusterface.heads.cluster_guided_margin import ClusterGuidedMargin
 from clusterface.heads.combined_margin import CombinedMargin
@@ -16,6 +16,5 @@ __all__ = [
     "CosineClassifier",
     "Margin",
     "cos_plus_margin",
-    "l2_normalize",
     "safe_acos",
 ]

@@ -1,21 +1,13 @@
-"""Numerically safe angular-margin arithmetic and normalisation shared by heads and losses."""
+"""Numerically safe angular-margin arithmetic shared by the margins (normalisation is in clusterface.ops)."""
 
 from __future__ import annotations
 
 import math
 
 import torch
-import torch.nn.functional as F
 
 # Smallest value of sin^2(theta) used in sqrt: keeps d sin/d cos finite at cos = +-1.
 SIN_SQ_EPS = 1e-12
-# Norm floor of l2_normalize: a zero embedding becomes the zero vector (all cosines 0).
-NORM_EPS = 1e-6
-
-
-def l2_normalize(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
-    """x / max(||x||, eps): finite for zero vectors (they map to zero)."""
-    return F.normalize(x, p=2.0, dim=dim, eps=NORM_EPS)
 
 
 def cos_plus_margin(cos: torch.Tensor, margin: torch.Tensor | float) -> torch.Tensor:
@@ -40,8 +32,3 @@ def safe_acos(cos: torch.Tensor) -> torch.Tensor:
     """acos with its argument kept inside (-1, 1) so that the gradient stays finite."""
     eps = 1e-7 if cos.dtype == torch.float64 else 1e-6
     return torch.acos(cos.clamp(-1.0 + eps, 1.0 - eps))
-
-
-def at_least_float32(x: torch.Tensor) -> torch.Tensor:
-    """Upcast half/bfloat16 to float32; keep float32/float64 as they are."""
-    return x.float() if x.dtype in (torch.float16, torch.bfloat16) else x

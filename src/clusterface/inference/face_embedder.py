@@ -11,6 +11,7 @@ from numpy.typing import NDArray
 from clusterface.evaluation.embedder import Embedder
 from clusterface.export.metadata import ModelMetadata, Threshold
 from clusterface.inference.inputs import ImageInput, is_single_image, to_face_batch
+from clusterface.ops import l2_normalize
 
 
 class NoThresholdError(ValueError):
@@ -70,8 +71,7 @@ class FaceEmbedder:
         if is_float:
             arr = np.asarray(x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else x, dtype=np.float32)
             if arr.ndim in (1, 2):
-                norms = np.linalg.norm(arr, axis=-1, keepdims=True)
-                return arr / np.maximum(norms, 1e-12)
+                return l2_normalize(arr)
         return self.embed(x)
 
     def similarity(self, a: ImageInput, b: ImageInput) -> float | NDArray[np.float32]:

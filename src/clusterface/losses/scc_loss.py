@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from clusterface.heads.angular import at_least_float32, l2_normalize
+from clusterface.ops import at_least_float32, l2_normalize
 
 MASKED_LOGIT = -1e9  # logit of a centre that does not exist yet: exp() underflows to exactly 0
 

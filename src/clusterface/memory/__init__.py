@@ -9,7 +9,7 @@ from clusterface.memory.concentration import (
     fill_and_clip,
     standardise,
 )
-from clusterface.memory.momentum_encoder import MomentumEncoder
+from clusterface.memory.momentum_encoder import MomentumEncoder, horizon_momentum, warmup_end_step
 
 __all__ = [
     "ClassCentreMemory",
@@ -19,5 +19,7 @@ __all__ = [
     "concentration_mean_distance",
     "concentration_rms",
     "fill_and_clip",
+    "horizon_momentum",
     "standardise",
+    "warmup_end_step",
 ]

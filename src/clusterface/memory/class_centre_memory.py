@@ -12,7 +12,6 @@ from typing import Literal
 import torch
 from torch import nn
 
-from clusterface.heads.angular import l2_normalize
 from clusterface.memory.concentration import (
     adaptive_temperatures,
     cluster_guided_margins,
@@ -20,6 +19,7 @@ from clusterface.memory.concentration import (
     concentration_rms,
     fill_and_clip,
 )
+from clusterface.ops import l2_normalize
 
 
 class ClassCentreMemory(nn.Module):

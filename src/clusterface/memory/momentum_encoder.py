@@ -3,9 +3,42 @@
 from __future__ import annotations
 
 import copy
+import math
 
 import torch
 from torch import nn
+
+
+def horizon_momentum(horizon_epochs: float, steps_per_epoch: int) -> float:
+    """mu = 1 - 1/(h * steps_per_epoch): the EMA whose horizon is ``h`` epochs (METHOD.md).
+
+    An EMA with momentum mu averages over ~1/(1 - mu) steps, so the horizon is fixed in
+    epochs rather than steps: mu ~ 0.999 for MS1MV2's ~11k steps/epoch at h = 0.1, 0.808 for
+    the demo's 52. A horizon of one step or less gives mu = 0 (xi follows theta exactly).
+    """
+    if horizon_epochs <= 0 or steps_per_epoch < 1:
+        raise ValueError(f"need horizon_epochs > 0 and steps_per_epoch >= 1, got {horizon_epochs}, {steps_per_epoch}")
+    return max(0.0, 1.0 - 1.0 / (horizon_epochs * steps_per_epoch))
+
+
+def warmup_end_step(warmup_epochs: float, steps_per_epoch: int) -> int:
+    """The number of optimiser steps in the warm-up: the first step t with epoch(t) >= warmup_epochs.
+
+    epoch(t) = t // steps_per_epoch + (t % steps_per_epoch) / steps_per_epoch, computed exactly as
+    the trainer passes it to ``objective.set_progress``, so the boundary matches the objective's
+    own switch even where ``warmup_epochs * steps_per_epoch`` is not an integer.
+    """
+
+    def progress(t: int) -> float:
+        e, k = divmod(t, steps_per_epoch)
+        return e + k / steps_per_epoch
+
+    t = max(0, math.ceil(warmup_epochs * steps_per_epoch) - 1)
+    while progress(t) < warmup_epochs:
+        t += 1
+    while t > 0 and not progress(t - 1) < warmup_epochs:
+        t -= 1
+    return t
 
 
 class MomentumEncoder(nn.Module):
@@ -59,6 +92,14 @@ class MomentumEncoder(nn.Module):
         # the formula literally: mu * xi, then + (1 - mu) * theta (fused over all tensors)
         torch._foreach_mul_(ema, self.momentum)
         torch._foreach_add_(ema, online, alpha=1.0 - self.momentum)
+        for mine, theirs in ints:
+            mine.copy_(theirs)
+
+    @torch.no_grad()
+    def restart(self, model: nn.Module) -> None:
+        """xi <- theta for parameters and ALL buffers (the restart at the end of warm-up, METHOD.md)."""
+        ema, online, ints = self._tensors(model)
+        torch._foreach_copy_(ema, online)
         for mine, theirs in ints:
             mine.copy_(theirs)
 

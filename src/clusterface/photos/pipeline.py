@@ -94,6 +94,79 @@ def _write_crop(path: Path, crop: NDArray[np.uint8]) -> None:
         raise OSError(f"{path}: cannot write the crop (disk full or no permission?)")
 
 
+Pending = list[tuple[Path, str, list[Detection], list[NDArray[np.uint8]]]]  # new photos: detections + crops
+
+
+def _scan(
+    src: Path, store: EmbeddingStore, detector: FaceDetector, result: PhotoClustering, progress: bool
+) -> tuple[list[tuple[Path, str]], Pending]:
+    """Hash every photo; detect and align the ones the store does not know. Returns (photo, sha) in order
+    and the new photos' detections and crops."""
+    pending: Pending = []
+    per_photo: list[tuple[Path, str]] = []
+    for photo in tqdm(list(iter_photos(src)), desc="faces", unit="photo", disable=not progress):
+        result.photos += 1
+        try:
+            sha = file_sha256(photo)
+            known = store.get(sha) is not None
+            rgb = None if known else read_photo(photo)
+        except (OSError, ValueError) as err:
+            result.unreadable.append((photo, str(err)))
+            continue
+        per_photo.append((photo, sha))
+        if rgb is None:
+            result.reused_photos += 1
+            continue
+        result.detected_photos += 1
+        found = detect_faces(detector, rgb)
+        pending.append((photo, sha, found, [warp_face(rgb, d.transform) for d in found]))
+    return per_photo, pending
+
+
+def _store_new(pending: Pending, store: EmbeddingStore, model: FaceEmbedder, out: Path, progress: bool) -> None:
+    """Embed every new crop (in batches), file faces and embeddings in the store, write the crops."""
+    all_crops = [c for _, _, _, crops in pending for c in crops]
+    new_emb = model.embed(np.stack(all_crops), progress=progress) if all_crops else np.zeros((0, 1), np.float32)
+    pos = 0
+    for _photo, sha, found, crops in pending:
+        n = len(found)
+        store.put(
+            sha,
+            PhotoFaces(
+                np.array([d.box for d in found], dtype=np.float64).reshape(n, 4),
+                np.array([d.score for d in found], dtype=np.float64),
+                np.array([d.landmarks for d in found], dtype=np.float64).reshape(n, 5, 2),
+                new_emb[pos : pos + n].astype(np.float32),
+            ),
+        )
+        for i, crop in enumerate(crops):
+            _write_crop(_crop_path(out, sha, i), crop)
+        pos += n
+    dims = [f.embeddings.shape[1] for f in store.entries.values() if len(f)]
+    if store.entries:
+        store.save(model.metadata.embedding_size or (dims[0] if dims else 1))
+
+
+def _gather(per_photo: list[tuple[Path, str]], store: EmbeddingStore, out: Path, result: PhotoClustering) -> None:
+    """Every face of this run's photos, in photo order, into ``result`` (faces, embeddings, no_face)."""
+    rows = []
+    for photo, sha in per_photo:
+        faces = store.get(sha)
+        assert faces is not None
+        if len(faces) == 0:
+            result.no_face.append(photo)
+        for i in range(len(faces)):
+            crop_file = _crop_path(out, sha, i)
+            if not crop_file.is_file():  # a stored face whose crop was deleted: the landmarks rebuild it
+                m = similarity_transform(faces.landmarks[i], ARCFACE_TEMPLATE)
+                _write_crop(crop_file, warp_face(read_photo(photo), m))
+            result.faces.append(
+                Face(photo, sha, i, faces.boxes[i], float(faces.scores[i]), faces.landmarks[i], crop_file)
+            )
+            rows.append(faces.embeddings[i])
+    result.embeddings = np.stack(rows).astype(np.float32) if rows else np.zeros((0, 1), np.float32)
+
+
 def cluster_photos(
     photos: str | Path,
     out: str | Path,
@@ -117,69 +190,10 @@ def cluster_photos(
     store = EmbeddingStore(out / CACHE_DIR / f"faces-{key}.npz")
     t, t_source = choose_threshold(model, threshold, far)
     result = PhotoClustering(src, [], np.zeros((0, 0), np.float32), np.zeros(0, np.int64), method, t, t_source)
-    pending: list[tuple[Path, str, list[Detection], list[NDArray[np.uint8]]]] = []  # new photos: detections + crops
-    per_photo: list[tuple[Path, str]] = []
-    for photo in tqdm(list(iter_photos(src)), desc="faces", unit="photo", disable=not progress):
-        result.photos += 1
-        try:
-            sha = file_sha256(photo)
-        except OSError as err:
-            result.unreadable.append((photo, str(err)))
-            continue
-        if store.get(sha) is not None:
-            result.reused_photos += 1
-            per_photo.append((photo, sha))
-            continue
-        try:
-            rgb = read_photo(photo)
-        except (OSError, ValueError) as err:
-            result.unreadable.append((photo, str(err)))
-            continue
-        result.detected_photos += 1
-        found = detect_faces(detector, rgb)
-        crops = [warp_face(rgb, d.transform) for d in found]
-        pending.append((photo, sha, found, crops))
-        per_photo.append((photo, sha))
-    # embed every new crop in batches, then file them in the store
-    all_crops = [c for _, _, _, crops in pending for c in crops]
-    new_emb = model.embed(np.stack(all_crops), progress=progress) if all_crops else np.zeros((0, 1), np.float32)
-    pos = 0
-    for _photo, sha, found, crops in pending:
-        n = len(found)
-        store.put(
-            sha,
-            PhotoFaces(
-                np.array([d.box for d in found], dtype=np.float64).reshape(n, 4),
-                np.array([d.score for d in found], dtype=np.float64),
-                np.array([d.landmarks for d in found], dtype=np.float64).reshape(n, 5, 2),
-                new_emb[pos : pos + n].astype(np.float32),
-            ),
-        )
-        for i, crop in enumerate(crops):
-            _write_crop(_crop_path(out, sha, i), crop)
-        pos += n
-    dim = model.metadata.embedding_size or (new_emb.shape[1] if len(new_emb) else 0)
-    if store.entries:
-        dim = dim or next(iter(f.embeddings.shape[1] for f in store.entries.values() if len(f)), 1)
-        store.save(dim)
-    # gather every face of this run's photos, in photo order
-    emb_rows = []
-    for photo, sha in per_photo:
-        faces = store.get(sha)
-        assert faces is not None
-        if len(faces) == 0:
-            result.no_face.append(photo)
-        for i in range(len(faces)):
-            crop_file = _crop_path(out, sha, i)
-            if not crop_file.is_file():  # a stored face whose crop was deleted: the landmarks rebuild it
-                m = similarity_transform(faces.landmarks[i], ARCFACE_TEMPLATE)
-                _write_crop(crop_file, warp_face(read_photo(photo), m))
-            result.faces.append(
-                Face(photo, sha, i, faces.boxes[i], float(faces.scores[i]), faces.landmarks[i], crop_file)
-            )
-            emb_rows.append(faces.embeddings[i])
+    per_photo, pending = _scan(src, store, detector, result, progress)
+    _store_new(pending, store, model, out, progress)
+    _gather(per_photo, store, out, result)
     n = len(result.faces)
-    result.embeddings = np.stack(emb_rows).astype(np.float32) if emb_rows else np.zeros((0, dim), np.float32)
     if n == 1 or (n > 1 and float(np.ptp(result.embeddings, axis=0).max()) <= 1e-6):
         # one face, or only copies of one photo (the clustering's collapsed-model check would refuse these)
         result.assignment = np.zeros(n, np.int64)

@@ -13,22 +13,24 @@ import torch
 from torch.utils.data import Dataset
 
 from clusterface.config.schema import SynthConfig
+from clusterface.data.decode import decode_face
 from clusterface.synth.plan import ImageRecord, build_plan
-from clusterface.synth.render import decode_jpeg
 from clusterface.synth.sampling import render_record
 
 
 class SynthFacesDataset(Dataset[tuple[torch.Tensor, int]]):
-    """On-the-fly SynthFaces split (``"train"`` or ``"test"``, the clustering set)."""
+    """On-the-fly SynthFaces split: ``"train"``, ``"val"`` (synth.val_fraction > 0) or ``"test"`` (clustering set)."""
 
     def __init__(self, cfg: SynthConfig, split: str = "train") -> None:
-        if split not in ("train", "test"):
-            raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+        if split not in ("train", "val", "test"):
+            raise ValueError(f"split must be 'train', 'val' or 'test', got {split!r}")
         self.cfg = cfg
         self.split = split
         plan = build_plan(cfg)
-        self.records: tuple[ImageRecord, ...] = plan.train if split == "train" else plan.test
-        ids = plan.train_ids if split == "train" else plan.test_ids
+        if split == "val" and not len(plan.val_ids):
+            raise ValueError("this SynthFaces configuration has no validation split: set synth.val_fraction > 0")
+        self.records: tuple[ImageRecord, ...] = plan.records(split)
+        ids = plan.split_ids(split)
         self.identities = ids  # label k is identity ids[k]
         index = {int(i): k for k, i in enumerate(ids.tolist())}
         self.labels = np.array([index[r.folder] for r in self.records], np.int64)
@@ -45,5 +47,4 @@ class SynthFacesDataset(Dataset[tuple[torch.Tensor, int]]):
         return out.jpeg
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
-        rgb = decode_jpeg(self.jpeg(i))
-        return torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1))), int(self.labels[i])
+        return decode_face(self.jpeg(i), f"synth {self.split}[{i}]"), int(self.labels[i])

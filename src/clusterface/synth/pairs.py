@@ -1,4 +1,4 @@
-"""Verification pairs over the test identities, in the LFW layout.
+"""Verification pairs over the test (or validation) identities, in the LFW layout.
 
 10 folds; each fold holds ``P`` genuine pairs then ``P`` impostor pairs (LFW: P = 300).
 With at least 20 test identities the folds are identity-disjoint (whole look-alike families
@@ -9,7 +9,7 @@ of one look-alike family (as many as the fold allows).
 
 ``pairs.txt`` follows LFW's ``pairs.txt``: a header ``10<TAB>P``, then per fold ``P`` lines
 ``name<TAB>n1<TAB>n2`` and ``P`` lines ``name1<TAB>n1<TAB>name2<TAB>n2``; image ``n`` of
-``name`` is the file ``test/images/<name>/<n>.jpg``.
+``name`` is the file ``test/images/<name>/<n>.jpg`` (``val/images/...`` for the validation split).
 """
 
 from __future__ import annotations
@@ -51,8 +51,7 @@ class PairSet:
         return [p.same for p in self.pairs]
 
 
-def _assign_folds(plan: SynthPlan, rng: np.random.Generator) -> list[list[int]]:
-    ids = plan.test_ids
+def _assign_folds(plan: SynthPlan, ids: np.ndarray, rng: np.random.Generator) -> list[list[int]]:
     if len(ids) < DISJOINT_MIN_IDENTITIES:
         return [ids.tolist() for _ in range(FOLDS)]
     families: dict[int, list[int]] = {}
@@ -87,10 +86,13 @@ def _two_of(rng: np.random.Generator, n: int) -> tuple[int, int]:
     return a, b + (b >= a)
 
 
-def build_pairs(plan: SynthPlan, seed: int, lookalike_fraction: float) -> PairSet:
-    """Draw the verification pairs (deterministic in ``plan`` and ``seed``)."""
-    rng = np.random.default_rng([seed, 9])
-    folds = _assign_folds(plan, rng)
+def build_pairs(plan: SynthPlan, seed: int, lookalike_fraction: float, split: str = "test") -> PairSet:
+    """Draw the verification pairs of ``split`` ("test" or "val"; deterministic in ``plan`` and ``seed``)."""
+    if split not in ("test", "val"):
+        raise ValueError(f"verification pairs are drawn for 'test' or 'val', got {split!r}")
+    # the test split keeps its original stream, so adding a validation split leaves its pairs as they were
+    rng = np.random.default_rng([seed, 9] if split == "test" else [seed, 9, 1])
+    folds = _assign_folds(plan, plan.split_ids(split), rng)
     disjoint = len({tuple(f) for f in folds}) > 1  # shared folds are all the same list
     per_fold = PAIRS_PER_FOLD
     for members in folds:
@@ -99,7 +101,7 @@ def build_pairs(plan: SynthPlan, seed: int, lookalike_fraction: float) -> PairSe
         share = 1 if disjoint else FOLDS
         per_fold = min(per_fold, genuine_supply // share, impostor_supply // share)
     if per_fold < 1:
-        raise ValueError("too few test images for verification pairs: increase identities or images_min")
+        raise ValueError(f"too few {split} images for verification pairs: increase identities or images_min")
     out = PairSet(pairs_per_fold=per_fold, folds_identity_disjoint=disjoint)
     used: set[tuple[tuple[int, int], tuple[int, int]]] = set()
 

@@ -6,7 +6,7 @@ the on-the-fly dataset agree on every file and label.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -27,7 +27,7 @@ class ImageRecord:
     @property
     def relpath(self) -> str:
         """Path relative to the dataset root."""
-        base = "train" if self.split == "train" else "test/images"
+        base = "train" if self.split == "train" else f"{self.split}/images"
         return f"{base}/{folder_name(self.folder)}/{self.number}.jpg"
 
 
@@ -42,6 +42,17 @@ class SynthPlan:
     train: tuple[ImageRecord, ...]
     test: tuple[ImageRecord, ...]
     noisy_images: int  # train images filed under a wrong identity
+    # validation identities (synth.val_fraction), disjoint from train and test; none by default
+    val_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    val: tuple[ImageRecord, ...] = ()
+
+    def split_ids(self, split: str) -> np.ndarray:
+        """Sorted identity indices of ``split`` ("train", "val" or "test")."""
+        return {"train": self.train_ids, "val": self.val_ids, "test": self.test_ids}[split]
+
+    def records(self, split: str) -> tuple[ImageRecord, ...]:
+        """The images of ``split`` ("train", "val" or "test")."""
+        return {"train": self.train, "val": self.val, "test": self.test}[split]
 
 
 def folder_name(identity: int) -> str:
@@ -57,31 +68,50 @@ def image_counts(cfg: SynthConfig) -> np.ndarray:
     return np.clip(np.round(raw), lo, hi).astype(np.int64)
 
 
-def split_identities(cfg: SynthConfig, parents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Identity-disjoint train/test split that keeps look-alike families together (in test they give hard impostors)."""
+def _take_families(roots: np.ndarray, parents: np.ndarray, want: int) -> list[int]:
+    """Whole look-alike families, in ``roots`` order, until at least ``want`` identities are taken."""
+    taken: list[int] = []
+    for r in roots:
+        if len(taken) >= want:
+            break
+        taken.extend(int(i) for i in np.nonzero(parents == r)[0])
+    return taken
+
+
+def split_identities(cfg: SynthConfig, parents: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Identity-disjoint (train, test, val) split that keeps look-alike families together.
+
+    Test is drawn first, exactly as without a validation split, so ``synth.val_fraction`` never
+    changes the test identities; validation families are then drawn from the rest with their own
+    random stream. ``val_fraction = 0`` gives an empty validation split and the same train split
+    as before it existed.
+    """
     rng = np.random.default_rng([cfg.seed, 6, 1])
     roots = np.unique(parents)
     rng.shuffle(roots)
-    want = max(2, round(cfg.test_fraction * cfg.identities))
-    test: list[int] = []
-    for r in roots:
-        if len(test) >= want:
-            break
-        test.extend(int(i) for i in np.nonzero(parents == r)[0])
-    test_ids = np.array(sorted(test), np.int64)
-    train_ids = np.setdiff1d(np.arange(cfg.identities), test_ids)
-    if len(train_ids) < 2 or len(test_ids) < 2:
+    test_ids = np.array(sorted(_take_families(roots, parents, max(2, round(cfg.test_fraction * cfg.identities)))))
+    test_ids = test_ids.astype(np.int64)
+    val_ids = np.zeros(0, np.int64)
+    if cfg.val_fraction > 0:
+        rest = np.setdiff1d(np.unique(parents), np.unique(parents[test_ids]))
+        np.random.default_rng([cfg.seed, 6, 2]).shuffle(rest)
+        val = _take_families(rest, parents, max(2, round(cfg.val_fraction * cfg.identities)))
+        val_ids = np.array(sorted(val), np.int64)
+    train_ids = np.setdiff1d(np.arange(cfg.identities), np.concatenate([test_ids, val_ids]))
+    if len(train_ids) < 2 or len(test_ids) < 2 or (cfg.val_fraction > 0 and len(val_ids) < 2):
         raise ValueError(
-            f"{cfg.identities} identities cannot be split into train and test with test_fraction={cfg.test_fraction}"
+            f"{cfg.identities} identities cannot be split into train, test and validation with "
+            f"test_fraction={cfg.test_fraction}, val_fraction={cfg.val_fraction}: "
+            "use more identities or smaller fractions"
         )
-    return train_ids, test_ids
+    return train_ids, test_ids, val_ids
 
 
 def build_plan(cfg: SynthConfig) -> SynthPlan:
     """The full plan of a dataset (deterministic in ``cfg``)."""
     parents = family_parents(cfg.seed, cfg.identities, cfg.lookalike_fraction)
     counts = image_counts(cfg)
-    train_ids, test_ids = split_identities(cfg, parents)
+    train_ids, test_ids, val_ids = split_identities(cfg, parents)
 
     # label noise: a fixed number of train images (never an identity's image 0, so no folder empties)
     sources = [(int(i), j) for i in train_ids for j in range(int(counts[i]))]
@@ -111,4 +141,5 @@ def build_plan(cfg: SynthConfig) -> SynthPlan:
         items = per_folder[f] + sorted(incoming[f])
         train.extend(ImageRecord("train", f, n, ident, j) for n, (ident, j) in enumerate(items))
     test = [ImageRecord("test", int(i), j, int(i), j) for i in test_ids for j in range(int(counts[i]))]
-    return SynthPlan(parents, counts, train_ids, test_ids, tuple(train), tuple(test), n_noisy)
+    val = [ImageRecord("val", int(i), j, int(i), j) for i in val_ids for j in range(int(counts[i]))]
+    return SynthPlan(parents, counts, train_ids, test_ids, tuple(train), tuple(test), n_noisy, val_ids, tuple(val))

@@ -557,11 +557,3 @@ def encode_jpeg(image: np.ndarray, quality: int) -> bytes:
     if not ok:
         raise RuntimeError("JPEG encoding failed")
     return buf.tobytes()
-
-
-def decode_jpeg(data: bytes) -> np.ndarray:
-    """JPEG bytes -> RGB uint8 (H, W, 3)."""
-    arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if arr is None:
-        raise ValueError("not a decodable image")
-    return np.ascontiguousarray(arr[:, :, ::-1])

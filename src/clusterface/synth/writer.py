@@ -6,6 +6,8 @@ Layout of ``cfg.root``::
     test/images/<identity>/<n>.jpg    clustering set: all test images
     test/pairs.txt                    LFW layout over test/images (see synth.pairs)
     test/verification.bin             insightface .bin: JPEG bytes of consecutive pairs
+    val/images/<identity>/<n>.jpg     validation identities (only with synth.val_fraction > 0),
+    val/pairs.txt, val/verification.bin   disjoint from train and test; pairs drawn like test's
     images.csv                        per image: split, path, true identity, pose, occluder, 5 landmarks
     contact_sheet.png                 test identities x images
     manifest.json                     parameters, their hash, counts; written last, atomically
@@ -36,7 +38,7 @@ import numpy as np
 from tqdm import tqdm
 
 from clusterface.config.schema import SynthConfig
-from clusterface.synth.pairs import build_pairs, pairs_text
+from clusterface.synth.pairs import PairSet, build_pairs, pairs_text
 from clusterface.synth.plan import ImageRecord, SynthPlan, build_plan, folder_name
 from clusterface.synth.sampling import RenderedImage, render_record
 
@@ -59,6 +61,9 @@ class SynthPaths:
     contact_sheet: Path
     manifest: Path
     images_csv: Path
+    val_images_dir: Path  # these three exist only for a dataset written with synth.val_fraction > 0
+    val_bin_path: Path
+    val_pairs_path: Path
 
 
 def synth_paths(root: Path) -> SynthPaths:
@@ -72,12 +77,18 @@ def synth_paths(root: Path) -> SynthPaths:
         contact_sheet=root / "contact_sheet.png",
         manifest=root / MANIFEST,
         images_csv=root / "images.csv",
+        val_images_dir=root / "val" / "images",
+        val_bin_path=root / "val" / "verification.bin",
+        val_pairs_path=root / "val" / "pairs.txt",
     )
 
 
 def output_params(cfg: SynthConfig) -> dict[str, object]:
     """The fields that determine the output (not where it goes nor how many workers write it)."""
     params = cfg.model_dump(mode="json", exclude={"root", "workers"})
+    if not params["val_fraction"]:
+        # no validation split: the output is what it was before the field existed, so is its hash
+        del params["val_fraction"]
     params["generator"] = GENERATOR_VERSION
     return params
 
@@ -192,7 +203,7 @@ def _render_all(
 
 
 def _clean_temporaries(root: Path) -> None:
-    for sub in ("train", "test"):
+    for sub in ("train", "test", "val"):
         d = root / sub
         if d.exists():
             for tmp in d.rglob(".*.tmp"):
@@ -200,7 +211,9 @@ def _clean_temporaries(root: Path) -> None:
 
 
 def _contact_sheet(plan: SynthPlan, paths: SynthPaths, rows: int = 12, cols: int = 10) -> np.ndarray:
-    """Test identities (look-alike families first, next to each other) x their first images."""
+    """Test identities (look-alike families first, next to each other) x their first images, BGR for cv2."""
+    from clusterface.data.decode import ImageDecodeError, read_face  # main process only: workers skip torch
+
     ids = plan.test_ids.tolist()
     fams: dict[int, list[int]] = {}
     for i in ids:
@@ -211,10 +224,40 @@ def _contact_sheet(plan: SynthPlan, paths: SynthPaths, rows: int = 12, cols: int
     sheet = np.full((len(chosen) * tile, cols * tile, 3), 255, np.uint8)
     for r, ident in enumerate(chosen):
         for c in range(min(cols, int(plan.counts[ident]))):
-            img = cv2.imread(str(paths.test_images_dir / folder_name(ident) / f"{c}.jpg"), cv2.IMREAD_COLOR)
-            if img is not None:
-                sheet[r * tile : (r + 1) * tile, c * tile : (c + 1) * tile] = img
-    return sheet  # BGR, as read
+            try:
+                rgb = read_face(paths.test_images_dir / folder_name(ident) / f"{c}.jpg", tile).numpy()
+            except ImageDecodeError:
+                continue
+            sheet[r * tile : (r + 1) * tile, c * tile : (c + 1) * tile] = rgb[::-1].transpose(1, 2, 0)
+    return sheet
+
+
+def _pairs_info(pairs: PairSet, split: str) -> dict[str, object]:
+    return {
+        "folds": 10,
+        "pairs_per_fold": pairs.pairs_per_fold,
+        "scaled_down": pairs.pairs_per_fold < 300,
+        "folds_identity_disjoint": pairs.folds_identity_disjoint,
+        "lookalike_impostors": pairs.lookalike_impostors,
+        "format": f"LFW pairs.txt; image n of <name> is {split}/images/<name>/<n>.jpg",
+    }
+
+
+def _write_pairs(
+    plan: SynthPlan, cfg: SynthConfig, split: str, pairs_path: Path, bin_path: Path, images_dir: Path
+) -> PairSet:
+    """Draw ``split``'s verification pairs; write them as LFW pairs.txt and an insightface .bin."""
+    pairs = build_pairs(plan, cfg.seed, cfg.impostor_lookalike_fraction, split)
+    pairs_path.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_write_bytes(pairs_path, pairs_text(pairs).encode())
+    images: list[bytes] = []
+    for p in pairs.pairs:
+        for ident, n in (p.a, p.b):
+            images.append((images_dir / folder_name(ident) / f"{n}.jpg").read_bytes())
+    from clusterface.data.bin_set import save_bin  # lazy: clusterface.data imports torch, which workers never need
+
+    save_bin(bin_path, images, pairs.issame)
+    return pairs
 
 
 def generate_dataset(cfg: SynthConfig, progress: bool = True, overwrite: bool = False) -> SynthPaths:
@@ -225,7 +268,8 @@ def generate_dataset(cfg: SynthConfig, progress: bool = True, overwrite: bool = 
     manifest = _read_manifest(paths.manifest)
     if manifest is not None and manifest.get("params_hash") == digest and not overwrite:
         if paths.bin_path.exists() and paths.pairs_path.exists():
-            return paths
+            if not cfg.val_fraction or (paths.val_bin_path.exists() and paths.val_pairs_path.exists()):
+                return paths
     marker = _read_manifest(root / IN_PROGRESS)
     other = [m for m in (manifest, marker) if m is not None and m.get("params_hash") != digest]
     if other and all(_same_but_generator(m, cfg) for m in other):
@@ -237,7 +281,7 @@ def generate_dataset(cfg: SynthConfig, progress: bool = True, overwrite: bool = 
             raise FileExistsError(
                 f"{root} holds a SynthFaces dataset with other parameters; choose another directory or overwrite it"
             )
-        for sub in ("train", "test"):
+        for sub in ("train", "test", "val"):
             shutil.rmtree(root / sub, ignore_errors=True)
         for name in (MANIFEST, IN_PROGRESS, "images.csv", "contact_sheet.png"):
             (root / name).unlink(missing_ok=True)
@@ -250,19 +294,13 @@ def generate_dataset(cfg: SynthConfig, progress: bool = True, overwrite: bool = 
 
     start = time.perf_counter()
     plan = build_plan(cfg)
-    records = list(plan.train) + list(plan.test)
+    records = list(plan.train) + list(plan.test) + list(plan.val)
     rows = _render_all(cfg, root, records, progress)
 
-    pairs = build_pairs(plan, cfg.seed, cfg.impostor_lookalike_fraction)
-    paths.pairs_path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write_bytes(paths.pairs_path, pairs_text(pairs).encode())
-    images: list[bytes] = []
-    for p in pairs.pairs:
-        for ident, n in (p.a, p.b):
-            images.append((paths.test_images_dir / folder_name(ident) / f"{n}.jpg").read_bytes())
-    from clusterface.data.bin_set import save_bin  # lazy: clusterface.data imports torch, which workers never need
-
-    save_bin(paths.bin_path, images, pairs.issame)
+    pairs = _write_pairs(plan, cfg, "test", paths.pairs_path, paths.bin_path, paths.test_images_dir)
+    val_pairs = None
+    if len(plan.val_ids):
+        val_pairs = _write_pairs(plan, cfg, "val", paths.val_pairs_path, paths.val_bin_path, paths.val_images_dir)
 
     ok, png = cv2.imencode(".png", _contact_sheet(plan, paths))
     if ok:
@@ -282,6 +320,7 @@ def generate_dataset(cfg: SynthConfig, progress: bool = True, overwrite: bool = 
         "test_identities": len(plan.test_ids),
         "train_images": len(plan.train),
         "test_images": len(plan.test),
+        **({"val_identities": len(plan.val_ids), "val_images": len(plan.val)} if val_pairs else {}),
         "images_per_identity": {
             "min": int(counts.min()),
             "median": float(np.median(counts)),
@@ -290,14 +329,8 @@ def generate_dataset(cfg: SynthConfig, progress: bool = True, overwrite: bool = 
         },
         "lookalike_identities": int((plan.parents != np.arange(cfg.identities)).sum()),
         "label_noise": {"fraction": cfg.label_noise, "noisy_images": plan.noisy_images},
-        "pairs": {
-            "folds": 10,
-            "pairs_per_fold": pairs.pairs_per_fold,
-            "scaled_down": pairs.pairs_per_fold < 300,
-            "folds_identity_disjoint": pairs.folds_identity_disjoint,
-            "lookalike_impostors": pairs.lookalike_impostors,
-            "format": "LFW pairs.txt; image n of <name> is test/images/<name>/<n>.jpg",
-        },
+        "pairs": _pairs_info(pairs, "test"),
+        **({"val_pairs": _pairs_info(val_pairs, "val")} if val_pairs else {}),
         "seconds": round(time.perf_counter() - start, 2),
     }
     _atomic_write_bytes(paths.manifest, json.dumps(info, indent=2).encode())

@@ -1,13 +1,11 @@
-"""Training: the loop, checkpoints, distributed set-up."""
+"""Training: the loop, checkpoint rotation, distributed set-up.
 
-from clusterface.training.checkpoint import (
-    CHECKPOINT_FORMAT,
-    CheckpointError,
-    CheckpointRotation,
-    load_backbone,
-    load_checkpoint,
-    save_checkpoint,
-)
+The checkpoint file functions live in ``clusterface.checkpoint``; they are re-exported here
+because resuming and inspecting runs is part of training's public API.
+"""
+
+from clusterface.checkpoint import CHECKPOINT_FORMAT, CheckpointError, load_backbone, load_checkpoint, save_checkpoint
+from clusterface.training.checkpoint import CheckpointRotation
 from clusterface.training.datasets import build_train_dataset, register_train_source, verification_bin_path
 from clusterface.training.distributed import DistContext, init_distributed, shutdown_distributed
 from clusterface.training.nonfinite import NonFiniteLossError

@@ -80,9 +80,24 @@ def _recordio(cfg: Config) -> Dataset:
     )
 
 
-def verification_bin_path(cfg: Config) -> Path | None:
-    """The held-out verification .bin that goes with the training data, when there is one on disk."""
-    if cfg.data.source in ("synth", "synth-disk"):
-        path = Path(cfg.synth.root) / "test" / "verification.bin"
-        return path if path.is_file() else None
-    return None
+def verification_bin_path(cfg: Config, split: str | None = None) -> Path | None:
+    """The held-out verification .bin that goes with the training data, when there is one on disk.
+
+    ``split``: "val" (SynthFaces written with synth.val_fraction > 0: identities disjoint from
+    train and test, for choosing epochs and hyperparameters), "test", or None = ``cfg.eval.periodic_split``
+    ("auto": the validation .bin when the data has one, else the test .bin).
+    """
+    split = cfg.eval.periodic_split if split is None else split
+    if split not in ("auto", "val", "test"):
+        raise ValueError(f"split must be 'auto', 'val' or 'test', got {split!r}")
+    if cfg.data.source not in ("synth", "synth-disk"):
+        return None
+    root = Path(cfg.synth.root)
+    val, test = root / "val" / "verification.bin", root / "test" / "verification.bin"
+    if split == "val" or (split == "auto" and cfg.synth.val_fraction > 0):
+        if not val.is_file() and split == "val":
+            raise FileNotFoundError(
+                f"{val} does not exist: write SynthFaces with a validation split (synth.val_fraction > 0)"
+            )
+        return val if val.is_file() else None
+    return test if test.is_file() else None

@@ -20,8 +20,9 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
 
+from clusterface.checkpoint import load_checkpoint
 from clusterface.config import Config, ConfigError, config_to_dict, save_config
-from clusterface.training.checkpoint import CheckpointRotation, load_checkpoint
+from clusterface.training.checkpoint import CheckpointRotation
 from clusterface.training.distributed import DistContext, all_reduce_max, current_context
 from clusterface.training.nonfinite import NonFiniteGuard, NonFiniteLossError
 from clusterface.training.optim import build_optimizer, build_scheduler
@@ -56,6 +57,41 @@ class TrainResult:
     def exit_code(self) -> int:
         """0, or 128 + signal number when stopped by SIGINT (130) / SIGTERM (143) after checkpointing."""
         return EXIT_CODES.get(self.signal, 128 + self.signal) if self.signal is not None else 0  # type: ignore[call-overload]
+
+
+@dataclass
+class Throughput:
+    """Images, data-wait seconds and step seconds accumulated over some steps."""
+
+    images: float = 0.0
+    wait: float = 0.0
+    time: float = 0.0
+
+    def add(self, images: int, wait: float, time: float) -> None:
+        self.images += images
+        self.wait += wait
+        self.time += time
+
+    @property
+    def images_per_s(self) -> float:
+        return self.images / max(self.time, 1e-9)
+
+    @property
+    def wait_fraction(self) -> float:
+        return self.wait / max(self.time, 1e-9)
+
+
+@dataclass
+class RunState:
+    """What one ``Trainer.run`` call accumulates: per-step losses and timings, throughput, how it stopped."""
+
+    losses: list[float] = field(default_factory=list)
+    timings: list[tuple[float, float]] = field(default_factory=list)
+    status: str = "completed"  # "completed" | "max_steps" | "interrupted"
+    signum: int | None = None
+    last_checkpoint: Path | None = None
+    window: Throughput = field(default_factory=Throughput)  # since the last log line
+    total: Throughput = field(default_factory=Throughput)
 
 
 def num_classes_of(dataset: Dataset) -> int:
@@ -95,49 +131,35 @@ class Trainer:
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.ctx = ctx = current_context(cfg.runtime.device)
         seed_everything(cfg.runtime.seed)  # identical initial weights on every rank
-        if model is None:
-            from clusterface.models import create_backbone
-
-            model = create_backbone(
-                cfg.model.backbone, embedding_dim=cfg.model.embedding_dim, dropout=cfg.model.dropout
-            )
-        memory_format = torch.channels_last if cfg.model.channels_last else torch.contiguous_format
-        self.model = model.to(ctx.device, memory_format=memory_format)  # type: ignore[call-overload]
-        if objective_factory is None:
-            from clusterface.losses import build_objective
-
-            objective_factory = build_objective
-        self.objective = objective_factory(cfg, num_classes_of(train_set)).to(ctx.device)
-        self.momentum_encoder: Any = None
-        if cfg.objective.use_momentum_encoder:
-            from clusterface.memory import MomentumEncoder
-
-            self.momentum_encoder = MomentumEncoder(self.model, cfg.objective.encoder_momentum)
+        # Built in this order after seeding (backbone, objective; the momentum encoder copies the backbone
+        # below, once the steps per epoch are known): runs are reproducible.
+        self.model = self._build_model(model)
+        self.objective = self._build_objective(objective_factory)
         self.ddp_model: nn.Module = self.model
         if ctx.distributed:
             ids = [ctx.device.index] if ctx.device.type == "cuda" else None
             # Buffers (BN running stats) follow rank 0 at every forward (DDP's default), so the
             # replicas and their momentum encoders stay identical.
             self.ddp_model = DistributedDataParallel(self.model, device_ids=ids)
-        self.sampler = ResumableDistributedBatchSampler(
-            len(train_set),  # type: ignore[arg-type]
-            cfg.schedule.batch_size,
-            rank=ctx.rank,
-            world_size=ctx.world_size,
-            seed=cfg.runtime.seed,
-        )
-        workers = cfg.data.workers
-        self.loader_generator = torch.Generator()
-        self.loader = DataLoader(
-            train_set,
-            batch_sampler=self.sampler,
-            num_workers=workers,
-            persistent_workers=workers > 0,
-            pin_memory=ctx.device.type == "cuda",
-            prefetch_factor=4 if workers > 0 else None,
-            generator=self.loader_generator,
-        )
+        self.sampler, self.loader_generator, self.loader = self._build_loader()
         self.steps_per_epoch = self.sampler.steps_per_epoch
+        # The momentum encoder's mu follows the run's length (METHOD.md): from the EMA horizon in
+        # epochs and the steps per epoch of the global batch, unless given explicitly. It is
+        # restarted from theta once, after the last warm-up step (``momentum_restart_step``).
+        self.momentum_encoder: Any = None
+        self.encoder_momentum: float | None = None
+        self.momentum_restart_step: int | None = None
+        if cfg.objective.use_momentum_encoder:
+            from clusterface.memory import MomentumEncoder, horizon_momentum, warmup_end_step
+
+            obj = cfg.objective
+            mu = obj.encoder_momentum
+            if mu is None:
+                mu = horizon_momentum(obj.momentum_horizon_epochs, self.steps_per_epoch)
+            self.encoder_momentum = mu
+            self.momentum_encoder = MomentumEncoder(self.model, mu)
+            if obj.warmup_epochs > 0:
+                self.momentum_restart_step = warmup_end_step(obj.warmup_epochs, self.steps_per_epoch)
         self.optimizer = build_optimizer([self.model, self.objective], cfg.optim)
         self.scheduler = build_scheduler(self.optimizer, cfg.schedule, self.steps_per_epoch)
         self.step_fn = TrainStep(
@@ -163,6 +185,60 @@ class Trainer:
         self.logger = TrainLogger(
             self.out_dir, self.total_steps, enabled=ctx.is_main, progress=progress, log_every=cfg.logging.every_steps
         )
+        if self.momentum_encoder is not None:
+            source = f"horizon {cfg.objective.momentum_horizon_epochs} epoch x {self.steps_per_epoch} steps/epoch"
+            if cfg.objective.encoder_momentum is not None:
+                source = "objective.encoder_momentum"
+            restart = (
+                f"; restarted from the online encoder after step {self.momentum_restart_step} (end of warm-up)"
+                if self.momentum_restart_step is not None
+                else ""
+            )
+            self.logger.message(f"momentum encoder: mu = {self.encoder_momentum:.6f} ({source}){restart}")
+
+    # ----------------------------------------------------------------- parts
+    def _build_model(self, model: nn.Module | None) -> nn.Module:
+        """The backbone (``cfg.model`` unless given), on the run's device and memory format."""
+        cfg = self.cfg
+        if model is None:
+            from clusterface.models import create_backbone
+
+            model = create_backbone(
+                cfg.model.backbone, embedding_dim=cfg.model.embedding_dim, dropout=cfg.model.dropout
+            )
+        memory_format = torch.channels_last if cfg.model.channels_last else torch.contiguous_format
+        return model.to(self.ctx.device, memory_format=memory_format)  # type: ignore[call-overload]
+
+    def _build_objective(self, factory: ObjectiveFactory | None) -> nn.Module:
+        """The joint objective for the training set's classes (``build_objective`` unless given)."""
+        if factory is None:
+            from clusterface.losses import build_objective
+
+            factory = build_objective
+        return factory(self.cfg, num_classes_of(self.train_set)).to(self.ctx.device)
+
+    def _build_loader(self) -> tuple[ResumableDistributedBatchSampler, torch.Generator, DataLoader]:
+        """This rank's resumable batch sampler, the loader's generator (reseeded per epoch) and the loader."""
+        cfg, ctx = self.cfg, self.ctx
+        sampler = ResumableDistributedBatchSampler(
+            len(self.train_set),  # type: ignore[arg-type]
+            cfg.schedule.batch_size,
+            rank=ctx.rank,
+            world_size=ctx.world_size,
+            seed=cfg.runtime.seed,
+        )
+        workers = cfg.data.workers
+        generator = torch.Generator()
+        loader = DataLoader(
+            self.train_set,
+            batch_sampler=sampler,
+            num_workers=workers,
+            persistent_workers=workers > 0,
+            pin_memory=ctx.device.type == "cuda",
+            prefetch_factor=4 if workers > 0 else None,
+            generator=generator,
+        )
+        return sampler, generator, loader
 
     # ----------------------------------------------------------------- state
     def state_dict(self) -> dict[str, Any]:
@@ -262,14 +338,13 @@ class Trainer:
         if self.ctx.distributed:
             dist.barrier()
 
-    def _scalars(self, out: StepOutput, window: dict[str, float]) -> dict[str, float]:
+    def _scalars(self, out: StepOutput, window: Throughput) -> dict[str, float]:
         scalars = dict(out.parts)
         scalars["lr"] = self.optimizer.param_groups[0]["lr"]
         scalars["grad_norm"] = out.grad_norm
         scalars["embedding_norm"] = out.embedding_norm
-        busy = max(window["time"], 1e-9)
-        scalars["img_per_s"] = window["images"] / busy
-        scalars["data_wait"] = window["wait"] / busy
+        scalars["img_per_s"] = window.images_per_s
+        scalars["data_wait"] = window.wait_fraction
         scalars["nonfinite_steps"] = float(self.guard.total)
         stats = getattr(self.objective, "stats", None)
         if callable(stats) and self.global_step % self.cfg.logging.every_steps == 0:
@@ -289,99 +364,143 @@ class Trainer:
             self.logger.close()
 
     def _run(self) -> TrainResult:
-        cfg, ctx = self.cfg, self.ctx
-        sched = cfg.schedule
-        if self.out_dir is not None and ctx.is_main:
+        cfg = self.cfg
+        if self.out_dir is not None and self.ctx.is_main:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             save_config(cfg, self.out_dir / "config.yaml")
         self.model.train()
         self.objective.train()
-        losses: list[float] = []
-        timings: list[tuple[float, float]] = []
-        status, signum, last_ckpt = "completed", None, None
-        total = {"images": 0.0, "wait": 0.0, "time": 0.0}
-        update_every = cfg.memory.update_every_steps
+        run = RunState()
         stop = self.global_step >= self.total_steps
         with GracefulInterrupt() as interrupt:
-            while self.epoch < sched.epochs and not stop:
-                self.sampler.set_epoch(self.epoch, self.step_in_epoch)
-                self.loader_generator.manual_seed(cfg.runtime.seed * 7919 + self.epoch)
-                window = {"images": 0.0, "wait": 0.0, "time": 0.0}
-                batches = iter(self.loader)
-                t_prev = time.perf_counter()
-                while True:
-                    images, labels = next(batches)
-                    t_data = time.perf_counter()
-                    self.objective.set_progress(self.epoch + self.step_in_epoch / self.steps_per_epoch)  # type: ignore[operator]
-                    flip = None
-                    if cfg.data.hflip:
-                        flip = flip_mask(cfg.runtime.seed, self.global_step, sched.batch_size, ctx)
-                    out = self.step_fn(images, labels, flip, step=self.global_step)
-                    self.global_step += 1
-                    self.step_in_epoch += 1
-                    self.guard.record(out.applied, self.global_step)
-                    losses.append(out.parts.get("loss", float("nan")))
-                    if update_every is not None and self.global_step % update_every == 0:
-                        self._refresh_concentration()
-                    if self.step_in_epoch == self.steps_per_epoch and update_every is None:
-                        self._refresh_concentration()
-                    t_now = time.perf_counter()
-                    timings.append((t_data - t_prev, t_now - t_prev))
-                    for acc in (window, total):
-                        acc["images"] += sched.batch_size
-                        acc["wait"] += t_data - t_prev
-                        acc["time"] += t_now - t_prev
-                    epoch_f = self.epoch + self.step_in_epoch / self.steps_per_epoch
-                    self.logger.step(self.global_step, self._scalars(out, window), epoch_f)
-                    if self.global_step % cfg.logging.every_steps == 0:
-                        window = {"images": 0.0, "wait": 0.0, "time": 0.0}
-                    flag = 1.0 if interrupt.received is not None else 0.0
-                    if ctx.distributed:
-                        flag = all_reduce_max(flag, ctx)
-                    if flag:
-                        status, signum = "interrupted", int(interrupt.received or 15)
-                    elif sched.max_steps is not None and self.global_step >= sched.max_steps:
-                        status = "max_steps"
-                    stop = status != "completed"
-                    end_of_epoch = self.step_in_epoch == self.steps_per_epoch
-                    if end_of_epoch:
-                        self.epoch, self.step_in_epoch = self.epoch + 1, 0
-                    every = cfg.checkpoint.every_steps
-                    periodic = every is not None and self.global_step % every == 0
-                    # Evaluate before saving so a resumed run starts from the same state (RNG included).
-                    if end_of_epoch and cfg.eval.every_epochs and self.epoch % cfg.eval.every_epochs == 0:
-                        self._evaluate()
-                    if stop or end_of_epoch or periodic or self.global_step == self.total_steps:
-                        last_ckpt = self.save() or last_ckpt
-                    if stop or end_of_epoch:
-                        break
-                    t_prev = time.perf_counter()
-        if signum is not None:
-            self.logger.message(f"stopped by signal {signum} at step {self.global_step}; checkpoint {last_ckpt}")
-        busy = max(total["time"], 1e-9)
+            while self.epoch < cfg.schedule.epochs and not stop:
+                self._run_epoch(run, interrupt)
+                stop = run.status != "completed"
+        return self._finish(run)
+
+    def _run_epoch(self, run: RunState, interrupt: GracefulInterrupt) -> None:
+        """Steps from the current position until the epoch ends or the run stops.
+
+        After each step, in this order: memory refresh, step record (loss, timings, log line),
+        stop check (signal or max_steps), epoch advance, evaluation, checkpoint.
+        """
+        self.sampler.set_epoch(self.epoch, self.step_in_epoch)
+        self.loader_generator.manual_seed(self.cfg.runtime.seed * 7919 + self.epoch)
+        run.window = Throughput()
+        batches = iter(self.loader)
+        t_prev = time.perf_counter()
+        while True:
+            images, labels = next(batches)
+            t_data = time.perf_counter()
+            out = self._step(images, labels)
+            self._refresh_concentration_if_due()
+            self._record_step(run, out, data_wait=t_data - t_prev, step_time=time.perf_counter() - t_prev)
+            self._check_stop(run, interrupt)
+            end_of_epoch = self._advance_epoch()
+            # Evaluate before saving so a resumed run starts from the same state (RNG included).
+            self._evaluate_if_due(end_of_epoch)
+            self._checkpoint_if_due(run, end_of_epoch)
+            if run.status != "completed" or end_of_epoch:
+                return
+            t_prev = time.perf_counter()
+
+    def _step(self, images: torch.Tensor, labels: torch.Tensor) -> StepOutput:
+        """One optimiser step at the current position; advances the step counters."""
+        cfg = self.cfg
+        self.objective.set_progress(self.epoch + self.step_in_epoch / self.steps_per_epoch)  # type: ignore[operator]
+        flip = None
+        if cfg.data.hflip:
+            flip = flip_mask(cfg.runtime.seed, self.global_step, cfg.schedule.batch_size, self.ctx)
+        out = self.step_fn(images, labels, flip, step=self.global_step)
+        self.global_step += 1
+        self.step_in_epoch += 1
+        if self.global_step == self.momentum_restart_step:
+            # xi <- theta after the last warm-up step. A function of the step alone, so a
+            # run resumed after it never restarts again and one resumed before it does.
+            self.momentum_encoder.restart(self.model)
+        self.guard.record(out.applied, self.global_step)
+        return out
+
+    def _refresh_concentration_if_due(self) -> None:
+        """Every ``memory.update_every_steps`` steps, or at the end of each epoch when that is None."""
+        every = self.cfg.memory.update_every_steps
+        if every is not None and self.global_step % every == 0:
+            self._refresh_concentration()
+        if every is None and self.step_in_epoch == self.steps_per_epoch:
+            self._refresh_concentration()
+
+    def _record_step(self, run: RunState, out: StepOutput, data_wait: float, step_time: float) -> None:
+        """Loss, timings and throughput of the step; the log line / scalars (window reset every log interval)."""
+        run.losses.append(out.parts.get("loss", float("nan")))
+        run.timings.append((data_wait, step_time))
+        for acc in (run.window, run.total):
+            acc.add(self.cfg.schedule.batch_size, data_wait, step_time)
+        epoch_f = self.epoch + self.step_in_epoch / self.steps_per_epoch
+        self.logger.step(self.global_step, self._scalars(out, run.window), epoch_f)
+        if self.global_step % self.cfg.logging.every_steps == 0:
+            run.window = Throughput()
+
+    def _check_stop(self, run: RunState, interrupt: GracefulInterrupt) -> None:
+        """A signal on any rank stops every rank (interrupted); reaching ``schedule.max_steps`` stops too."""
+        flag = 1.0 if interrupt.received is not None else 0.0
+        if self.ctx.distributed:
+            flag = all_reduce_max(flag, self.ctx)
+        max_steps = self.cfg.schedule.max_steps
+        if flag:
+            run.status, run.signum = "interrupted", int(interrupt.received or 15)
+        elif max_steps is not None and self.global_step >= max_steps:
+            run.status = "max_steps"
+
+    def _advance_epoch(self) -> bool:
+        """Move to the next epoch when this one is done; returns whether it was."""
+        if self.step_in_epoch != self.steps_per_epoch:
+            return False
+        self.epoch, self.step_in_epoch = self.epoch + 1, 0
+        return True
+
+    def _evaluate_if_due(self, end_of_epoch: bool) -> None:
+        every = self.cfg.eval.every_epochs
+        if end_of_epoch and every and self.epoch % every == 0:
+            self._evaluate()
+
+    def _checkpoint_if_due(self, run: RunState, end_of_epoch: bool) -> None:
+        """At a stop, an epoch end, every ``checkpoint.every_steps`` steps and at the last step."""
+        every = self.cfg.checkpoint.every_steps
+        periodic = every is not None and self.global_step % every == 0
+        if run.status != "completed" or end_of_epoch or periodic or self.global_step == self.total_steps:
+            run.last_checkpoint = self.save() or run.last_checkpoint
+
+    def _finish(self, run: RunState) -> TrainResult:
+        """The run's result, and its summary for metrics.json."""
+        if run.signum is not None:
+            self.logger.message(
+                f"stopped by signal {run.signum} at step {self.global_step}; checkpoint {run.last_checkpoint}"
+            )
         result = TrainResult(
             self.out_dir,
-            status,
+            run.status,
             self.global_step,
             self.global_step / self.steps_per_epoch,
-            losses,
+            run.losses,
             self.guard.total,
-            last_ckpt,
+            run.last_checkpoint,
             list(self.logger.evaluations),
-            total["images"] / busy,
-            total["wait"] / busy,
-            signum,
-            timings,
+            run.total.images_per_s,
+            run.total.wait_fraction,
+            run.signum,
+            run.timings,
         )
         self.logger.summary = {
-            "status": status,
+            "status": run.status,
             "global_step": self.global_step,
             "epoch": result.epoch,
             "images_per_s": result.images_per_s,
             "data_wait_fraction": result.data_wait_fraction,
             "nonfinite_steps": self.guard.total,
-            "world_size": ctx.world_size,
-            "last_checkpoint": str(last_ckpt) if last_ckpt else None,
+            "world_size": self.ctx.world_size,
+            "encoder_momentum": self.encoder_momentum,
+            "momentum_restart_step": self.momentum_restart_step,
+            "last_checkpoint": str(run.last_checkpoint) if run.last_checkpoint else None,
         }
         return result
 

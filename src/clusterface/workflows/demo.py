@@ -76,10 +76,11 @@ def _method_config(cfg: Config, method: str, out_dir: Path) -> Config:
 
 def run_demo(cfg: Config, out_dir: str | Path = "runs/demo", progress: bool = True) -> DemoResult:
     """Generate (or reuse) the data, train both methods, evaluate them and write the comparison report."""
-    from clusterface.analysis import evaluate_model, write_comparison_report, write_evaluation_report
+    from clusterface.analysis import write_comparison_report, write_evaluation_report
     from clusterface.synth import generate_dataset
     from clusterface.training import train
     from clusterface.training.datasets import build_train_dataset
+    from clusterface.workflows.evaluation import evaluate_model
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

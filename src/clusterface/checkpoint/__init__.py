@@ -1,0 +1,19 @@
+"""Checkpoint files (atomic save, safe load) and rebuilding a backbone from one; used by training and evaluation."""
+
+from clusterface.checkpoint.backbone import load_backbone
+from clusterface.checkpoint.file import (
+    CHECKPOINT_FORMAT,
+    CheckpointError,
+    checkpoint_is_finite,
+    load_checkpoint,
+    save_checkpoint,
+)
+
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "CheckpointError",
+    "checkpoint_is_finite",
+    "load_backbone",
+    "load_checkpoint",
+    "save_checkpoint",
+]
