@@ -8,6 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from clusterface.align import DlibDetector
 from clusterface.photos import cluster_photos, write_outputs
 
 
@@ -15,7 +16,7 @@ class CountingDetector:
     """Wraps a detector and counts the photos it is asked about."""
 
     def __init__(self, inner) -> None:
-        self.inner, self.calls, self.name = inner, 0, inner.name
+        self.inner, self.calls, self.name, self.settings = inner, 0, inner.name, inner.settings
 
     def detect(self, rgb):
         self.calls += 1
@@ -57,9 +58,10 @@ def test_people_folders_gallery_and_incremental_rerun(photos: Path, detector, sm
     rows = list(csv.DictReader(files["csv"].open()))
     assert len(rows) == 4 and all((out / "faces" / r["crop"]).is_file() for r in rows)
 
-    # add a photo and rerun: only the new one is detected, the old embeddings come from the store
+    # add a photo and rerun (a new detector object, as a new process has): only the new photo is
+    # detected, the old embeddings come from the store
     cv2.imwrite(str(src / "obama3.jpg"), cv2.imread(str(photos / "obama3.jpg")))
-    counting.calls = 0
+    counting = CountingDetector(DlibDetector())
     second = cluster_photos(src, out, small_model, counting, method="kmeans", num_clusters=2, progress=False)
     assert counting.calls == 1 and second.detected_photos == 1 and second.reused_photos == 4
     assert len(second.faces) == 5
@@ -94,4 +96,6 @@ def test_cluster_detect_cli(photos: Path, detector, small_model, tmp_path: Path,
     text = capsys.readouterr().out
     assert "4 photos (0 reused, 4 detected): 4 faces -> 2 people" in text
     assert (out / "index.html").is_file() and (out / "people" / "person_002").is_dir()
+    assert main([*args, "--method", "kmeans", "--num-clusters", "2"]) == 0  # rerun: all from the store
+    assert "4 photos (4 reused, 0 detected)" in capsys.readouterr().out
     assert main(["cluster", str(src), "--detect", "--out", str(out)]) != 0  # no model

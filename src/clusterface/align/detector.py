@@ -53,6 +53,11 @@ class FaceDetector(Protocol):
 
     name: str
 
+    @property
+    def settings(self) -> str:
+        """Name and every option that changes what is found (part of the photo store's key)."""
+        ...
+
     def detect(self, rgb: NDArray[np.uint8]) -> list[Detection]: ...
 
 
@@ -97,6 +102,10 @@ class DlibDetector:
         self._detector = dlib.get_frontal_face_detector()
         self._shape = dlib.shape_predictor(str(_dlib_model_file("shape_predictor_5_face_landmarks.dat")))
         self.upsample, self.max_side, self.min_score = upsample, max_side, min_score
+
+    @property
+    def settings(self) -> str:
+        return f"{self.name}|upsample={self.upsample}|max_side={self.max_side}|min_score={self.min_score:g}"
 
     def detect(self, rgb: NDArray[np.uint8]) -> list[Detection]:
         from clusterface.align.template import similarity_transform

@@ -186,7 +186,7 @@ def cluster_photos(
     if not src.exists():
         raise FileNotFoundError(f"{src}: no such file or folder")
     (out / "faces").mkdir(parents=True, exist_ok=True)
-    key = model_key(model_files(model), f"{detector.name}|{getattr(detector, '__dict__', {})}|{model.input_size}")
+    key = model_key(model_files(model), f"{detector.settings}|{model.input_size}")
     store = EmbeddingStore(out / CACHE_DIR / f"faces-{key}.npz")
     t, t_source = choose_threshold(model, threshold, far)
     result = PhotoClustering(src, [], np.zeros((0, 0), np.float32), np.zeros(0, np.int64), method, t, t_source)
