@@ -1,4 +1,4 @@
-"""How the method's per-class hyperparameters meet the data's shape and the run's length (issue 11).
+"""How the method's per-class hyperparameters meet the data's shape and the run's length.
 
 Two parts, both written to one small JSON with the command line:
 
@@ -112,7 +112,9 @@ def _phi(
     return concentration_rms(sums, counts, alpha), counts
 
 
-def concentration_stats(checkpoint: Path, replicates: int, seed: int) -> dict[str, object]:
+def concentration_stats(
+    checkpoint: Path, replicates: int, seed: int, max_classes: int | None = None
+) -> dict[str, object]:
     from clusterface.evaluation import extract_embeddings
     from clusterface.evaluation.embedder import TorchEmbedder
     from clusterface.training import build_train_dataset, load_backbone, load_checkpoint
@@ -123,9 +125,11 @@ def concentration_stats(checkpoint: Path, replicates: int, seed: int) -> dict[st
     _, cfg = load_backbone(checkpoint)
     state = load_checkpoint(checkpoint)
     data = build_train_dataset(cfg)
-    labels_np = np.asarray(data.labels, np.int64)  # type: ignore[attr-defined]
+    labels_all = np.asarray(data.labels, np.int64)  # type: ignore[attr-defined]
+    keep = np.arange(len(labels_all)) if max_classes is None else np.nonzero(labels_all < max_classes)[0]
+    labels_np = labels_all[keep]
     t0 = time.perf_counter()
-    images = torch.stack([data[i][0] for i in range(len(data))])
+    images = torch.stack([data[int(i)][0] for i in keep])
     feats = extract_embeddings(
         TorchEmbedder(momentum_backbone(checkpoint)), images, flip=False, batch_size=256, desc="momentum features"
     )
@@ -186,7 +190,7 @@ def concentration_stats(checkpoint: Path, replicates: int, seed: int) -> dict[st
     stored_phi = stored.get("concentration")
     stored_info = {}
     if stored_phi is not None:
-        sp = stored_phi.double().numpy()
+        sp = stored_phi.double().numpy()[:c]
         stored_info = {
             "at_upper_clip": int((sp >= sp.max() - 1e-9).sum()),
             "at_lower_clip": int((sp <= sp.min() + 1e-9).sum()),
@@ -232,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoint", type=Path, default=None)
     parser.add_argument("--replicates", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-classes", type=int, default=None, help="only the first N classes (a quick look)")
     parser.add_argument("--json", type=Path, required=True)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
@@ -245,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         labels = np.array([index[r.folder] for r in plan.train], np.int64)
         out["schedule"] = schedule_stats(cfg, labels)
     if args.checkpoint is not None:
-        out["concentration"] = concentration_stats(args.checkpoint, args.replicates, args.seed)
+        out["concentration"] = concentration_stats(args.checkpoint, args.replicates, args.seed, args.max_classes)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(out, indent=2) + "\n")
     print(json.dumps(out, indent=2))

@@ -1,4 +1,4 @@
-"""Online vs momentum encoder of a training checkpoint, on a verification .bin (issue 11).
+"""Online vs momentum encoder of a training checkpoint, on a verification .bin.
 
     .venv/bin/python benchmarks/momentum_vs_online.py runs/horizon/full_horizon/checkpoints/last.pt \
         data/sf600/val/verification.bin --json results/horizon/full_horizon.json

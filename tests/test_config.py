@@ -210,3 +210,19 @@ def test_every_eval_field_has_a_reader():
     source = inspect.getsource(cli_evaluate) + inspect.getsource(trainer) + inspect.getsource(datasets)
     for name in EvalConfig.model_fields:
         assert f".{name}" in source, f"EvalConfig.{name} is read nowhere"
+
+
+def test_a_checkpoint_with_an_old_layout_config_loads(tmp_path):
+    """Users have checkpoints written before the split: their backbone still rebuilds from the stored config."""
+    import torch
+
+    from clusterface.checkpoint import load_backbone, save_checkpoint
+    from clusterface.models import create_backbone
+
+    torch.manual_seed(0)
+    model = create_backbone("cfnet_s", embedding_dim=64)
+    path = save_checkpoint({"config": OLD_LAYOUT, "backbone": model.state_dict()}, tmp_path / "old.pt")
+    loaded, cfg = load_backbone(path)
+    assert cfg.optim.lr == 0.05 and cfg.margin.m0 == 0.45 and cfg.model.embedding_dim == 64
+    for key, value in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value), key

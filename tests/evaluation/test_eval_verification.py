@@ -196,7 +196,7 @@ def test_cosine_scores_give_the_same_result_as_distances():
 
 
 def test_threshold_grid_is_method_md():
-    """METHOD.md: 0.00..4.00 step 0.01; the first 400 values equal insightface's np.arange(0, 4, 0.01)."""
+    """docs/method.md, Evaluation protocols: 0.00..4.00 step 0.01; the first 400 are np.arange(0, 4, 0.01)."""
     assert len(DEFAULT_THRESHOLDS) == 401
     assert DEFAULT_THRESHOLDS[0] == 0.0 and abs(DEFAULT_THRESHOLDS[-1] - 4.0) < 1e-12
     assert np.array_equal(DEFAULT_THRESHOLDS[:400], np.arange(0, 4, 0.01))

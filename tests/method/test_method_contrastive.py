@@ -1,4 +1,4 @@
-"""SCC and cluster-aligning losses against naive loops; gradients go where METHOD.md says."""
+"""SCC and cluster-aligning losses against naive loops; gradients go where docs/method.md says."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""JointObjective / build_objective: the CONTRACT interface, warm-up and every ablation row."""
+"""JointObjective / build_objective: the interface the trainer uses, warm-up and every ablation row."""
 
 from __future__ import annotations
 

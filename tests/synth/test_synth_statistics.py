@@ -35,7 +35,7 @@ def test_label_noise_fraction(fraction):
 
 
 def _dispersion(features: np.ndarray, alpha: float = 10.0) -> float:
-    """PCL concentration phi = mean ||z - c|| / log(n + alpha) on unit features (METHOD.md)."""
+    """PCL concentration phi = mean ||z - c|| / log(n + alpha) on unit features (docs/method.md, Concentration)."""
     z = features / np.linalg.norm(features, axis=1, keepdims=True)
     c = z.mean(0)
     c /= np.linalg.norm(c)

@@ -77,3 +77,22 @@ def test_train_command_refuses_to_resume_an_incompatible_run(tmp_path, capsys):
     assert main([*common, "schedule.batch_size=4"]) == 0
     assert main([*common, "schedule.batch_size=8"]) == 2
     assert "cannot resume" in capsys.readouterr().err
+
+
+def test_train_command_exit_2_only_for_config_errors(tmp_path, monkeypatch):
+    """A config error is exit code 2 with a message; any other error is a bug and keeps its traceback."""
+    import pytest
+
+    import clusterface.training as training
+
+    _image_folder(tmp_path / "faces")
+    common = ["train", "--out", str(tmp_path / "run"), "--no-progress", "data.workers=0"]
+    common += [f"model.backbone={TINY_BACKBONE}", "model.embedding_dim=16", "schedule.batch_size=4"]
+    assert main([*common, "data.source=folder"]) == 2  # folder without data.path: a config error
+
+    def broken_train(*args, **kwargs):
+        raise ValueError("a bug inside training")
+
+    monkeypatch.setattr(training, "train", broken_train)
+    with pytest.raises(ValueError, match="a bug inside training"):
+        main([*common, "data.source=folder", f"data.path={tmp_path / 'faces'}"])

@@ -1,7 +1,8 @@
 """Small stand-ins for the training tests: a tiny backbone, a random uint8 dataset, tiny configs.
 
-The real objective and momentum encoder (issue 3) are used when they exist; until then a
-stand-in objective with the same interface (see CONTRACT.md) is used.
+``StandInObjective`` has the interface the trainer uses (that of ``losses.JointObjective``:
+forward, set_progress, update_memory, refresh_concentration, stats); the real
+objective is used whenever ``clusterface.losses.build_objective`` exists.
 """
 
 from __future__ import annotations
@@ -107,7 +108,7 @@ def has_real_objective() -> bool:
 
 
 def make_objective(cfg: Config, num_classes: int) -> nn.Module:
-    """The real joint objective when issue 3 has landed, else the stand-in."""
+    """The real joint objective when it is available, else the stand-in."""
     if has_real_objective():
         from clusterface.losses import build_objective
 

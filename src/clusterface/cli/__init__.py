@@ -54,4 +54,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def run() -> None:
     """Console-script entry point."""
+    for stream in (sys.stdout, sys.stderr):
+        # file names that are not UTF-8 (surrogate escapes) are printed escaped instead of raising
+        # UnicodeEncodeError in the middle of a report
+        reconfigure = getattr(stream, "reconfigure", None)
+        if callable(reconfigure):
+            reconfigure(errors="backslashreplace")
     sys.exit(main(sys.argv[1:]))

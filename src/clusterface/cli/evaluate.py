@@ -146,7 +146,11 @@ def evaluate_command(
         arrays = memory_arrays_from_checkpoint(model)
         if arrays is not None:
             ev.memory_phi, ev.memory_margins = arrays
-    files = write_evaluation_report(ev, out)
+    try:
+        files = write_evaluation_report(ev, out)
+    except OSError as err:  # a full disk: report files are written atomically, none is left truncated
+        typer.echo(f"error: cannot write the report to {out}: {err}", err=True)
+        raise typer.Exit(1) from err
     summary = ev.metrics()
     for set_name, d in summary["verification"].items():
         typer.echo(f"{set_name}: accuracy {100 * d['accuracy']:.2f} ± {100 * d['accuracy_std']:.2f} %")

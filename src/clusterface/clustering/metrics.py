@@ -1,4 +1,4 @@
-"""Clustering metrics as pure functions on label arrays (METHOD.md, Evaluation protocols: Clustering).
+"""Clustering metrics as pure functions on label arrays (docs/method.md, Evaluation protocols: Clustering).
 
 All functions take ``pred`` and ``truth`` as (N,) integer arrays of cluster ids. Noise
 (any negative id, e.g. DBSCAN's −1) in either array becomes one singleton cluster per item.

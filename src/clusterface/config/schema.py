@@ -12,13 +12,26 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationInfo, field_validator, model_validator
 
 
 class Section(BaseModel):
     """Base for config sections: strict (no unknown keys) and validated on assignment."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, value: object, info: ValidationInfo) -> object:
+        # pydantic reads True/False as 1/0 for int and float fields: `seed: true` or `epochs: yes`
+        # would start a run silently; only fields that accept a bool take one.
+        if isinstance(value, bool) and info.field_name is not None:
+            annotation = cls.model_fields[info.field_name].annotation
+            if bool not in (annotation, *get_args(annotation)) and (
+                annotation in (int, float) or int in get_args(annotation) or float in get_args(annotation)
+            ):
+                raise ValueError(f"expected a number, got the boolean {str(value).lower()}")
+        return value
 
 
 class SynthConfig(Section):
@@ -191,7 +204,7 @@ class ObjectiveConfig(Section):
         None, ge=0, lt=1, description="mu; None: from momentum_horizon_epochs and the run's steps per epoch"
     )
     momentum_horizon_epochs: float = Field(
-        0.1, gt=0, description="EMA horizon h in epochs: mu = 1 - 1/(h * steps per epoch) (METHOD.md)"
+        0.1, gt=0, description="EMA horizon h in epochs: mu = 1 - 1/(h * steps per epoch) (docs/method.md)"
     )
     warmup_epochs: float = Field(1.0, ge=0, description="plain ArcFace while the memory fills")
     num_negatives: int | None = Field(None, ge=1, description="sampled negative centres; None = all")

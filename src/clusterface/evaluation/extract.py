@@ -1,4 +1,4 @@
-"""Batched embedding extraction with the flip test (METHOD.md, Evaluation protocols)."""
+"""Batched embedding extraction with the flip test (docs/method.md, Evaluation protocols)."""
 
 from __future__ import annotations
 

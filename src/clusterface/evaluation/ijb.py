@@ -10,7 +10,7 @@ Images are under ``ROOT/loose_crop/`` (or another directory). An image that is a
 112×112 is taken as aligned; otherwise it is aligned to the ArcFace 5-point template with
 a similarity transform from its landmarks (as insightface does for ``loose_crop``).
 
-Template feature (METHOD.md, Evaluation protocols): image feature = emb(img) + emb(hflip(img))
+Template feature (docs/method.md, Evaluation protocols): image feature = emb(img) + emb(hflip(img))
 (not normalised), times the detector score; mean over the images of a media; sum over the
 media of a template; L2-normalise. Score = cosine of the two template features.
 """

@@ -1,13 +1,13 @@
 """Verification metrics on pair scores: the 10-fold protocol of the .bin sets and TAR@FAR.
 
 Pure functions on arrays (no model, no I/O). The 10-fold protocol follows insightface's
-``eval/verification.py`` (itself from facenet's LFW code), METHOD.md "Evaluation protocols":
+``eval/verification.py`` (itself from facenet's LFW code), docs/method.md "Evaluation protocols":
 squared distance ``‖e1 − e2‖²`` between L2-normalised features, a pair is predicted "same"
 when ``dist < threshold``, folds are contiguous tenths of the pairs in file order
 (``KFold(n_splits=10, shuffle=False)``), the threshold with the best accuracy on the other
 9 folds (first one on ties, like ``np.argmax``) is applied to the held-out fold.
 
-The reference implementation loops over 400 thresholds per fold (0.00–3.99; METHOD.md and this
+The reference implementation loops over 400 thresholds per fold (0.00–3.99; docs/method.md and this
 module add 4.00, see DEFAULT_THRESHOLDS); here every threshold
 and every fold is counted at once from sorted distances (``np.searchsorted``), which
 gives the same counts in a few milliseconds for 6,000 pairs.
@@ -25,9 +25,10 @@ from numpy.typing import ArrayLike, NDArray
 from clusterface.config.schema import EvalConfig
 from clusterface.ops import DegenerateEmbeddingError, check_embeddings
 
-# METHOD.md: thresholds 0.00..4.00 step 0.01 (401 values). The first 400 are the same floats as
-# insightface's np.arange(0, 4, 0.01), so `dist < t` decides ties exactly as that reference; 4.00
-# (every pair "same" except exactly antipodal ones) is the one extra value.
+# docs/method.md, Evaluation protocols: thresholds 0.00..4.00 step 0.01 (401 values). The first
+# 400 are the same floats as insightface's np.arange(0, 4, 0.01), so `dist < t` decides ties
+# exactly as that reference; 4.00 (every pair "same" except exactly antipodal ones) is the one
+# extra value.
 DEFAULT_THRESHOLDS: NDArray[np.float64] = np.arange(0, 4.005, 0.01)
 DEFAULT_FARS: tuple[float, ...] = EvalConfig().fars
 
@@ -126,7 +127,7 @@ def verification_10fold(
     far_target: float = 1e-3,
     kind: Literal["distance", "cosine"] = "distance",
 ) -> VerificationResult:
-    """10-fold verification accuracy and VAL@FAR from pair distances (METHOD.md, Evaluation protocols).
+    """10-fold verification accuracy and VAL@FAR from pair distances (docs/method.md, Evaluation protocols).
 
     distances: (P,) squared distances ``‖e1 − e2‖²`` of L2-normalised features, pairs in file order
     (``kind="cosine"``: cosine similarities, converted with ‖e1 − e2‖² = 2 − 2 cos);

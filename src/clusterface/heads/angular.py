@@ -11,7 +11,7 @@ SIN_SQ_EPS = 1e-12
 
 
 def cos_plus_margin(cos: torch.Tensor, margin: torch.Tensor | float) -> torch.Tensor:
-    """cos(theta + m) with ArcFace's fallback, differentiable in ``cos`` (METHOD.md, CG-ArcFace).
+    """cos(theta + m) with ArcFace's fallback, differentiable in ``cos`` (docs/method.md, CG-ArcFace).
 
     cos(theta + m) = cos(theta) cos(m) - sin(theta) sin(m), sin(theta) = sqrt(max(1 - cos^2, eps)),
     which avoids acos and its infinite derivative at cos = +-1. Where theta + m > pi

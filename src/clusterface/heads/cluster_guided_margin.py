@@ -1,4 +1,4 @@
-"""CG-ArcFace: ArcFace with a per-class margin m_k from cluster concentration (METHOD.md)."""
+"""CG-ArcFace: ArcFace with a per-class margin m_k from cluster concentration (docs/method.md, CG-ArcFace)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Cosine classifier head: s * margin(cos(x, W)) logits (METHOD.md, CG-ArcFace)."""
+"""Cosine classifier head: s * margin(cos(x, W)) logits (docs/method.md, CG-ArcFace)."""
 
 from __future__ import annotations
 

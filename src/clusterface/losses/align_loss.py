@@ -1,4 +1,4 @@
-"""Cluster-aligning loss: pull each classifier row towards its momentum centre (METHOD.md)."""
+"""Cluster-aligning loss: pull each classifier row towards its momentum centre (docs/method.md, Cluster aligning)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The joint objective: CG-ArcFace + lambda_scc SCC + lambda_align align (METHOD.md, Total loss)."""
+"""The joint objective: CG-ArcFace + lambda_scc SCC + lambda_align align (docs/method.md, Total loss)."""
 
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ class JointObjective(nn.Module):
         self.use_momentum_encoder = use_momentum_encoder
         self.momentum_every_steps = int(momentum_every_steps)
         # Negative sampling draws from its own generator: every rank holds the same seed and
-        # makes the same draws, so replicated objectives pick the same columns (METHOD.md, Scale).
+        # makes the same draws, so replicated objectives pick the same columns (docs/method.md, Scale).
         self.sampling_generator = torch.Generator().manual_seed(seed)
         self.epoch = 0.0
         self.set_progress(0.0)
@@ -81,7 +81,7 @@ class JointObjective(nn.Module):
     def wants_momentum(self, step: int) -> bool:
         """Whether the trainer should run the momentum encoder at optimiser step ``step``.
 
-        True every ``momentum_every_steps`` steps (1 = every step, the METHOD.md default);
+        True every ``momentum_every_steps`` steps (1 = every step, the method's default);
         on other steps the trainer passes None and skips ``update_memory``.
         """
         return self.use_momentum_encoder and step % self.momentum_every_steps == 0

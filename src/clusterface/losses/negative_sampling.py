@@ -11,7 +11,7 @@ def sample_classes(
     """Sorted (K,) class ids: every class in ``labels`` plus random others, K = max(num_samples, #unique).
 
     As insightface's PartialFC: positives get score 2, the rest uniform [0, 1), top-K.
-    The same columns serve the classification and the SCC logits (METHOD.md, Scale).
+    The same columns serve the classification and the SCC logits (docs/method.md, Scale).
     """
     if num_samples >= num_classes:
         return torch.arange(num_classes, device=labels.device)

@@ -1,4 +1,4 @@
-"""Supervised contrastive clustering loss with per-centre temperature (METHOD.md, SCC)."""
+"""Supervised contrastive clustering loss with per-centre temperature (docs/method.md, SCC)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""All per-class state of the method in one module, as C-row tensors (METHOD.md).
+"""All per-class state of the method in one module, as C-row tensors (docs/method.md, Class-centre memory).
 
 Centres c_k, the window's running sums S_k and counts n_k, concentration phi_k,
 margins m_k, temperatures tau_k and the known-class mask live here together, so that
@@ -68,7 +68,7 @@ class ClassCentreMemory(nn.Module):
         self.margin_beta, self.margin_smoothing = float(margin_beta), float(margin_smoothing)
         self.base_temperature = float(base_temperature)
         # While True (the warm-up), centres are the normalised window sums (accumulation);
-        # afterwards the EMA of METHOD.md applies.
+        # afterwards the centre EMA (docs/method.md, Class-centre memory) applies.
         self.accumulate_only = False
         c = self.num_classes
         self.register_buffer("centres", torch.zeros(c, dim))
@@ -120,7 +120,7 @@ class ClassCentreMemory(nn.Module):
 
     @torch.no_grad()
     def refresh(self) -> None:
-        """Recompute phi~, m and tau from the window, then reset the window (METHOD.md).
+        """Recompute phi~, m and tau from the window, then reset the window (docs/method.md, Concentration).
 
         Classes not seen in this window keep their previous phi~/m/tau; classes never
         seen keep m0 and tau0 and stay masked (``known`` False).

@@ -1,4 +1,4 @@
-"""PCL concentration and the per-class margin and temperature derived from it (METHOD.md).
+"""PCL concentration and the per-class margin and temperature derived from it (docs/method.md, Concentration).
 
 Pure functions on C-row tensors; ``ClassCentreMemory`` calls them and stores the results.
 """
@@ -67,7 +67,7 @@ def standardise(values: torch.Tensor, valid: torch.Tensor, eps: float = 1e-6) ->
 def cluster_guided_margins(
     phi_clipped: torch.Tensor, valid: torch.Tensor, base: float = 0.5, delta: float = 0.1, beta: float = 1.0
 ) -> torch.Tensor:
-    """m_k = m0 + Delta * clip(beta u_k, -1, 1), u = standardised phi~ (METHOD.md, CG-ArcFace).
+    """m_k = m0 + Delta * clip(beta u_k, -1, 1), u = standardised phi~ (docs/method.md, CG-ArcFace).
 
     Larger phi (looser cluster, lower concentration) -> larger margin; m_k in [m0 - Delta, m0 + Delta].
     Classes not ``valid`` get m0.
@@ -78,7 +78,7 @@ def cluster_guided_margins(
 
 
 def adaptive_temperatures(phi_clipped: torch.Tensor, valid: torch.Tensor, base: float = 0.1) -> torch.Tensor:
-    """tau_k = tau0 * phi~_k / mean(phi~) over valid classes (METHOD.md, SCC); tau0 elsewhere."""
+    """tau_k = tau0 * phi~_k / mean(phi~) over valid classes (docs/method.md, SCC); tau0 elsewhere."""
     pool = phi_clipped[valid]
     if pool.numel() == 0 or not math.isfinite(float(pool.mean())) or float(pool.mean()) <= 0:
         return torch.full_like(phi_clipped, base)

@@ -1,4 +1,4 @@
-"""Momentum (EMA) copy of the online encoder: xi <- mu xi + (1 - mu) theta (METHOD.md)."""
+"""Momentum (EMA) copy of the online encoder: xi <- mu xi + (1 - mu) theta (docs/method.md, Momentum encoder)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from torch import nn
 
 
 def horizon_momentum(horizon_epochs: float, steps_per_epoch: int) -> float:
-    """mu = 1 - 1/(h * steps_per_epoch): the EMA whose horizon is ``h`` epochs (METHOD.md).
+    """mu = 1 - 1/(h * steps_per_epoch): the EMA whose horizon is ``h`` epochs (docs/method.md, Momentum encoder).
 
     An EMA with momentum mu averages over ~1/(1 - mu) steps, so the horizon is fixed in
     epochs rather than steps: mu ~ 0.999 for MS1MV2's ~11k steps/epoch at h = 0.1, 0.808 for
@@ -97,7 +97,7 @@ class MomentumEncoder(nn.Module):
 
     @torch.no_grad()
     def restart(self, model: nn.Module) -> None:
-        """xi <- theta for parameters and ALL buffers (the restart at the end of warm-up, METHOD.md)."""
+        """xi <- theta for parameters and ALL buffers (the restart at the end of warm-up, docs/method.md)."""
         ema, online, ints = self._tensors(model)
         torch._foreach_copy_(ema, online)
         for mine, theirs in ints:

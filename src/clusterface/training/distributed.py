@@ -7,6 +7,7 @@ test) before ``train()``; ``train()`` then reads the context with ``current_cont
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -124,3 +125,63 @@ def all_gather_with_grad(x: torch.Tensor, ctx: DistContext) -> torch.Tensor:
     if not ctx.distributed:
         return x
     return _GatherWithGrad.apply(x, ctx.world_size, ctx.rank)
+
+
+# ------------------------------------------------------------------------------- lost ranks
+
+_ALIVE_KEY = "clusterface/alive/"
+_COMM_ERROR = re.compile(r"gloo|nccl|connection|timed out|timeout|broken pipe|peer", re.IGNORECASE)
+
+
+class LostRankError(RuntimeError):
+    """Another rank stopped (killed, out of memory, its machine died) or stopped answering; the
+    message names it when the ranks' last reported steps tell, and says how to resume."""
+
+
+def _store() -> object | None:
+    try:
+        return dist.distributed_c10d._get_default_store()  # the rendezvous store torchrun set up
+    except Exception:
+        return None
+
+
+def mark_alive(ctx: DistContext, step: int) -> None:
+    """Record that this rank started global step ``step`` (one small store write per step), so a
+    survivor can tell which rank stopped first."""
+    if not ctx.distributed:
+        return
+    store = _store()
+    if store is not None:
+        store.set(f"{_ALIVE_KEY}{ctx.rank}", str(step))  # type: ignore[attr-defined]
+
+
+def is_communication_error(err: BaseException) -> bool:
+    """True for the errors a collective raises when a peer is gone or silent (gloo / NCCL / store)."""
+    dist_error = getattr(dist, "DistError", None)
+    return (dist_error is not None and isinstance(err, dist_error)) or bool(_COMM_ERROR.search(str(err)))
+
+
+def describe_lost_ranks(ctx: DistContext, step: int, err: BaseException) -> str:
+    """What a surviving rank says when a collective fails: which rank(s) stopped reporting steps."""
+    store = _store()
+    lost = "another rank"
+    if store is None:
+        lost = "rank 0 (it holds the rendezvous store, which cannot be reached)"
+    else:
+        try:
+            steps: dict[int, int] = {}
+            for r in range(ctx.world_size):
+                key = f"{_ALIVE_KEY}{r}"
+                if store.check([key]):  # type: ignore[attr-defined]
+                    steps[r] = int(store.get(key))  # type: ignore[attr-defined]
+            newest = max(steps.values(), default=step)
+            behind = [r for r in range(ctx.world_size) if r != ctx.rank and steps.get(r, -1) < newest]
+            if behind:
+                lost = ", ".join(f"rank {r} (last seen at step {steps.get(r, 'none')})" for r in behind)
+        except Exception:
+            lost = "rank 0 (it holds the rendezvous store, which no longer answers)"
+    first_line = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
+    return (
+        f"rank {ctx.rank}: lost {lost} at step {step} ({first_line}); every rank stops. Rerun the same command "
+        "to resume from the last checkpoint"
+    )

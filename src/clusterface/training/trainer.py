@@ -20,10 +20,19 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
 
-from clusterface.checkpoint import load_checkpoint
+from clusterface.checkpoint import CheckpointError, check_state_fits, load_checkpoint
 from clusterface.config import Config, ConfigError, config_to_dict, save_config
+from clusterface.data.output_lock import OutputLock, OutputLockedError
 from clusterface.training.checkpoint import CheckpointRotation
-from clusterface.training.distributed import DistContext, all_reduce_max, current_context
+from clusterface.training.distributed import (
+    DistContext,
+    LostRankError,
+    all_reduce_max,
+    current_context,
+    describe_lost_ranks,
+    is_communication_error,
+    mark_alive,
+)
 from clusterface.training.nonfinite import NonFiniteGuard, NonFiniteLossError
 from clusterface.training.optim import build_optimizer, build_scheduler
 from clusterface.training.progress import TrainLogger
@@ -94,6 +103,10 @@ class RunState:
     total: Throughput = field(default_factory=Throughput)
 
 
+class TrainingDataError(ValueError):
+    """A training set that cannot train a model (e.g. a single identity); the message says why."""
+
+
 def num_classes_of(dataset: Dataset) -> int:
     """``dataset.num_classes``, or 1 + the largest of ``dataset.labels``."""
     n = getattr(dataset, "num_classes", None)
@@ -143,23 +156,7 @@ class Trainer:
             self.ddp_model = DistributedDataParallel(self.model, device_ids=ids)
         self.sampler, self.loader_generator, self.loader = self._build_loader()
         self.steps_per_epoch = self.sampler.steps_per_epoch
-        # The momentum encoder's mu follows the run's length (METHOD.md): from the EMA horizon in
-        # epochs and the steps per epoch of the global batch, unless given explicitly. It is
-        # restarted from theta once, after the last warm-up step (``momentum_restart_step``).
-        self.momentum_encoder: Any = None
-        self.encoder_momentum: float | None = None
-        self.momentum_restart_step: int | None = None
-        if cfg.objective.use_momentum_encoder:
-            from clusterface.memory import MomentumEncoder, horizon_momentum, warmup_end_step
-
-            obj = cfg.objective
-            mu = obj.encoder_momentum
-            if mu is None:
-                mu = horizon_momentum(obj.momentum_horizon_epochs, self.steps_per_epoch)
-            self.encoder_momentum = mu
-            self.momentum_encoder = MomentumEncoder(self.model, mu)
-            if obj.warmup_epochs > 0:
-                self.momentum_restart_step = warmup_end_step(obj.warmup_epochs, self.steps_per_epoch)
+        self.momentum_encoder, self.encoder_momentum, self.momentum_restart_step = self._build_momentum_encoder()
         self.optimizer = build_optimizer([self.model, self.objective], cfg.optim)
         self.scheduler = build_scheduler(self.optimizer, cfg.schedule, self.steps_per_epoch)
         self.step_fn = TrainStep(
@@ -215,7 +212,30 @@ class Trainer:
             from clusterface.losses import build_objective
 
             factory = build_objective
-        return factory(self.cfg, num_classes_of(self.train_set)).to(self.ctx.device)
+        num_classes = num_classes_of(self.train_set)
+        if num_classes < 2:  # one class: the classifier is trivially right, the loss ~0, nothing is learned
+            raise TrainingDataError(
+                f"the training set has {num_classes} identit{'y' if num_classes == 1 else 'ies'}; training needs at "
+                "least 2 (check data.path with `clusterface data scan`)"
+            )
+        return factory(self.cfg, num_classes).to(self.ctx.device)
+
+    def _build_momentum_encoder(self) -> tuple[Any, float | None, int | None]:
+        """(momentum encoder or None, its mu, the step after which it restarts from theta or None).
+
+        mu follows the run's length (docs/method.md, Momentum encoder): from the EMA horizon in
+        epochs and the steps per epoch of the global batch, unless given explicitly.
+        """
+        obj = self.cfg.objective
+        if not obj.use_momentum_encoder:
+            return None, None, None
+        from clusterface.memory import MomentumEncoder, horizon_momentum, warmup_end_step
+
+        mu = obj.encoder_momentum
+        if mu is None:
+            mu = horizon_momentum(obj.momentum_horizon_epochs, self.steps_per_epoch)
+        restart = warmup_end_step(obj.warmup_epochs, self.steps_per_epoch) if obj.warmup_epochs > 0 else None
+        return MomentumEncoder(self.model, mu), mu, restart
 
     def _build_loader(self) -> tuple[ResumableDistributedBatchSampler, torch.Generator, DataLoader]:
         """This rank's resumable batch sampler, the loader's generator (reseeded per epoch) and the loader."""
@@ -294,16 +314,32 @@ class Trainer:
         if isinstance(sampling, torch.Generator) and "negative_sampling_rng" in state:  # older checkpoints lack it
             sampling.set_state(state["negative_sampling_rng"])
 
+    def _newest_good_checkpoint(self) -> Path | None:
+        """This run's newest usable checkpoint; says which newer ones it skipped and why."""
+        assert self.checkpoints is not None
+        found, skipped = self.checkpoints.newest_good()
+        for bad, why in skipped:
+            self.logger.message(f"skipping checkpoint {bad}: {why}")
+        if found is None and skipped:  # never start over silently on top of checkpoints that exist
+            raise CheckpointError(
+                f"{self.checkpoints.directory}: none of its {len(skipped)} checkpoint(s) is usable "
+                f"(newest: {skipped[0][0].name}: {skipped[0][1]}); move them away or pass --resume never"
+            )
+        return found
+
     def resume(self, path: str | Path) -> Path:
         """Load a training checkpoint (a file, or ``auto`` = this run's newest one). Returns the file."""
         if str(path) == "auto":
             if self.checkpoints is None:
                 raise ConfigError("resume='auto' needs an out_dir")
-            found = self.checkpoints.latest()
+            found = self._newest_good_checkpoint()
             if found is None:
                 return Path()
             path = found
-        self.load_state_dict(load_checkpoint(path, map_location="cpu"))  # modules copy to their device
+        state = load_checkpoint(path, map_location="cpu")  # modules copy to their device
+        check_state_fits(path, "backbone", state["backbone"], self.model)
+        check_state_fits(path, "objective (head, memory)", state["objective"], self.objective)
+        self.load_state_dict(state)
         self.logger.message(
             f"resumed from {path} at step {self.global_step} (epoch {self.epoch}, "
             f"step {self.step_in_epoch} of {self.steps_per_epoch})"
@@ -359,6 +395,12 @@ class Trainer:
             self.logger.summary = {"status": "aborted", "global_step": self.global_step, "error": str(err)}
             self.logger.message(str(err))
             raise
+        except RuntimeError as err:
+            if not (self.ctx.distributed and is_communication_error(err)) or isinstance(err, LostRankError):
+                raise
+            message = describe_lost_ranks(self.ctx, self.global_step + 1, err)
+            self.logger.summary = {"status": "lost_rank", "global_step": self.global_step, "error": message}
+            raise LostRankError(message) from err
         finally:
             self.logger.write_metrics()
             self.logger.close()
@@ -392,6 +434,7 @@ class Trainer:
         while True:
             images, labels = next(batches)
             t_data = time.perf_counter()
+            mark_alive(self.ctx, self.global_step + 1)  # entering the step's collectives: see describe_lost_ranks
             out = self._step(images, labels)
             self._refresh_concentration_if_due()
             self._record_step(run, out, data_wait=t_data - t_prev, step_time=time.perf_counter() - t_prev)
@@ -524,17 +567,40 @@ def train(
     Under torchrun, call ``init_distributed()`` first; ``cfg.schedule.batch_size`` is the global
     batch. ``model`` / ``objective_factory`` replace ``create_backbone`` / ``build_objective``
     (both are built after seeding, so runs are reproducible). Raises ``NonFiniteLossError`` after
-    too many non-finite steps in a row.
+    too many non-finite steps in a row, ``OutputLockedError`` (on every rank) when another live
+    process writes the same run directory.
     """
-    trainer = Trainer(
-        cfg,
-        train_set,
-        evaluate_fn=evaluate_fn,
-        out_dir=cfg.runtime.out_dir if out_dir is None else out_dir,
-        progress=progress,
-        model=model,
-        objective_factory=objective_factory,
-    )
-    if resume is not None:
-        trainer.resume(resume)
-    return trainer.run()
+    out = cfg.runtime.out_dir if out_dir is None else out_dir
+    lock = _lock_run_directory(out, current_context(cfg.runtime.device))
+    try:
+        trainer = Trainer(
+            cfg,
+            train_set,
+            evaluate_fn=evaluate_fn,
+            out_dir=out,
+            progress=progress,
+            model=model,
+            objective_factory=objective_factory,
+        )
+        if resume is not None:
+            trainer.resume(resume)
+        return trainer.run()
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _lock_run_directory(out: str | Path | None, ctx: DistContext) -> OutputLock | None:
+    """Rank 0 locks the run directory (one writer per run); every rank raises if it could not."""
+    lock = OutputLock(out, "clusterface train") if out is not None and ctx.is_main else None
+    refused: OutputLockedError | None = None
+    if lock is not None:
+        try:
+            lock.acquire()
+        except OutputLockedError as err:
+            refused = err
+    if ctx.distributed and all_reduce_max(1.0 if refused else 0.0, ctx) and refused is None:
+        raise OutputLockedError(f"{out}: rank 0 could not lock the run directory (see its message)")
+    if refused is not None:
+        raise refused
+    return lock

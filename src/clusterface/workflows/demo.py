@@ -33,7 +33,7 @@ QUICK_DEFAULTS: dict[str, Any] = {
     "schedule": {"epochs": 2, "batch_size": 64},
     "objective": {"warmup_epochs": 0.5},
 }
-# The two rows of the comparison: the ArcFace baseline and the full method (METHOD.md rows 1 and 6).
+# The two rows of the comparison: the ArcFace baseline and the full method (docs/method.md, Ablation rows 1 and 6).
 DEMO_METHODS: dict[str, dict[str, Any]] = {
     "arcface": {
         "margin": {"kind": "arcface"},
