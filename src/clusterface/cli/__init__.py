@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from clusterface.cli import data, demo, evaluate, models, synth, train
+from clusterface.cli import align, data, demo, evaluate, export, models, synth, train
 
 app = typer.Typer(
     name="clusterface",
@@ -28,6 +28,9 @@ app.command("train")(train.train_command)
 app.command("demo")(demo.demo_command)
 app.command("evaluate")(evaluate.evaluate_command)
 app.command("cluster")(evaluate.cluster_command)
+app.command("export")(export.export_command)
+app.command("calibrate")(export.calibrate_command)
+app.command("align")(align.align_command)
 app.add_typer(data.app, name="data")
 
 
