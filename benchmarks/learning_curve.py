@@ -1,4 +1,4 @@
-"""A run's periodic verification as a learning curve, and the epoch budget it implies (issue 11).
+"""A run's periodic verification as a learning curve, and the epoch budget it implies.
 
     .venv/bin/python benchmarks/learning_curve.py runs/budget/arcface_e10 --json results/budget/arcface_sf600.json \
         --run-command "clusterface train ..."

@@ -24,10 +24,10 @@ LAYERS: list[list[str]] = [
     ["checkpoint", "memory"],  # checkpoint files (rebuild a backbone); class-centre memory and concentration
     ["heads"],  # cosine classifier and margins (the cluster-guided one reads the memory)
     ["losses"],  # SCC, align, the joint objective and its factory
-    ["evaluation", "clustering", "synth"],  # metrics and embedding extraction; face clustering; SynthFaces
-    ["training"],  # the training loop
-    ["analysis"],  # reports and plots
-    ["workflows"],  # end-to-end jobs (demo, evaluation of a model)
+    ["evaluation", "clustering", "synth", "align"],  # metrics, extraction; face clustering; SynthFaces; photo alignment
+    ["training", "export"],  # the training loop; ONNX/safetensors export, model metadata, calibration
+    ["analysis", "inference"],  # reports and plots; clusterface.load and the FaceEmbedder
+    ["workflows", "photos"],  # end-to-end jobs (demo, evaluation of a model); clustering a photo folder
     ["cli"],  # argument parsing only
 ]
 

@@ -8,7 +8,14 @@ from pathlib import Path
 from typing import Any
 
 from clusterface.analysis import plots
-from clusterface.analysis.report import UNREACHABLE_NOTE, far_keys, fmt_pct, md_table, write_markdown_and_html
+from clusterface.analysis.report import (
+    UNREACHABLE_NOTE,
+    far_keys,
+    fmt_pct,
+    md_table,
+    write_markdown_and_html,
+    write_text_atomic,
+)
 from clusterface.analysis.results import ModelEvaluation
 
 
@@ -25,7 +32,7 @@ def write_comparison_report(
     out.mkdir(parents=True, exist_ok=True)
     metrics = {name: (r.metrics() if isinstance(r, ModelEvaluation) else dict(r)) for name, r in results.items()}
     files: dict[str, Path] = {"metrics": out / "comparison.json"}
-    files["metrics"].write_text(json.dumps(metrics, indent=2) + "\n")
+    write_text_atomic(files["metrics"], json.dumps(metrics, indent=2) + "\n")
     fars = far_keys()
     evals = {n: r for n, r in results.items() if isinstance(r, ModelEvaluation)}
     md = [f"# {title}", ""]

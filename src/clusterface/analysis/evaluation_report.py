@@ -11,7 +11,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from clusterface.analysis import plots
-from clusterface.analysis.report import UNREACHABLE_NOTE, far_keys, fmt_pct, md_table, write_markdown_and_html
+from clusterface.analysis.report import (
+    UNREACHABLE_NOTE,
+    far_keys,
+    fmt_pct,
+    md_table,
+    write_markdown_and_html,
+    write_text_atomic,
+)
 from clusterface.analysis.results import ClusteringEvaluation, ModelEvaluation
 
 
@@ -60,7 +67,7 @@ def write_evaluation_report(ev: ModelEvaluation, out_dir: str | Path, title: str
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     files: dict[str, Path] = {"metrics": out / "metrics.json"}
-    files["metrics"].write_text(json.dumps(ev.metrics(), indent=2) + "\n")
+    write_text_atomic(files["metrics"], json.dumps(ev.metrics(), indent=2) + "\n")
     fars = far_keys()
     md = [f"# {title or 'Evaluation of ' + ev.name}", ""]
     md += _verification_section(ev, fars, out, files)

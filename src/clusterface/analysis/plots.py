@@ -5,6 +5,7 @@ Every function takes arrays, writes one PNG and returns its path.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -27,8 +28,13 @@ def _save(fig, path: str | Path) -> Path:  # type: ignore[no-untyped-def]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    _pyplot().close(fig)
+    tmp = path.with_name(f".tmp-{path.name}")  # keeps the extension: matplotlib picks the format from it
+    try:
+        fig.savefig(tmp, dpi=110)
+        os.replace(tmp, path)  # a full disk leaves no truncated PNG behind
+    finally:
+        tmp.unlink(missing_ok=True)
+        _pyplot().close(fig)
     return path
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import html
+import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -98,13 +99,25 @@ def markdown_to_html(markdown: str, base: Path, title: str) -> str:
     )
 
 
+def write_text_atomic(path: Path, text: str) -> Path:
+    """Write ``text`` to a temporary file and rename it: a full disk (or a kill) leaves the old file
+    or none, never a truncated one that looks complete; the temporary file is removed on failure."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
 def write_markdown_and_html(markdown: str, out_dir: Path, title: str, stem: str = "report") -> tuple[Path, Path]:
     """Write ``stem.md`` and a self-contained ``stem.html`` (plots referenced in the Markdown are inlined)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     md_path = out_dir / f"{stem}.md"
-    md_path.write_text(markdown)
+    write_text_atomic(md_path, markdown)
     html_path = out_dir / f"{stem}.html"
-    html_path.write_text(markdown_to_html(markdown, out_dir, title))
+    write_text_atomic(html_path, markdown_to_html(markdown, out_dir, title))
     return md_path, html_path
 
 

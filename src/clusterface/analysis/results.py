@@ -6,6 +6,7 @@ Produced by ``clusterface.workflows.evaluate_model``; rendered by ``write_evalua
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,14 +58,17 @@ class ClusteringEvaluation:
         path.parent.mkdir(parents=True, exist_ok=True)
         methods = list(self.assignments)
         header = ["item", *methods] + (["label"] if self.labels is not None else [])
-        with path.open("w") as f:
-            f.write(",".join(header) + "\n")
+        # csv quotes commas, quotes and newlines (all legal in file names); names that are not UTF-8
+        # on disk are written with backslash escapes instead of failing
+        with path.open("w", newline="", encoding="utf-8", errors="backslashreplace") as f:
+            writer = csv.writer(f)
+            writer.writerow(header)
             for i, name in enumerate(self.item_names):
-                row = [name.replace(",", "_"), *(str(int(self.assignments[m][i])) for m in methods)]
+                row = [name, *(str(int(self.assignments[m][i])) for m in methods)]
                 if self.labels is not None:
                     lab = int(self.labels[i])
                     row.append(self.class_names[lab] if self.class_names else str(lab))
-                f.write(",".join(row) + "\n")
+                writer.writerow(row)
         return path
 
 

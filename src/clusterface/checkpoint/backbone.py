@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from clusterface.checkpoint.file import load_checkpoint
+from clusterface.checkpoint.fit import check_state_fits
 from clusterface.config import Config, config_from_dict
 
 
@@ -20,6 +21,7 @@ def load_backbone(path: str | Path, map_location: str | torch.device = "cpu") ->
     model = create_backbone(
         config.model.backbone, embedding_dim=config.model.embedding_dim, dropout=config.model.dropout
     )
+    check_state_fits(path, "backbone", state["backbone"], model)
     model.load_state_dict(state["backbone"])
     model.eval()
     return model, config

@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from clusterface.cli import ablate, data, demo, evaluate, models, synth, train
+from clusterface.cli import ablate, align, data, demo, evaluate, export, models, synth, train
 
 app = typer.Typer(
     name="clusterface",
@@ -29,6 +29,9 @@ app.command("demo")(demo.demo_command)
 app.command("ablate")(ablate.ablate_command)
 app.command("evaluate")(evaluate.evaluate_command)
 app.command("cluster")(evaluate.cluster_command)
+app.command("export")(export.export_command)
+app.command("calibrate")(export.calibrate_command)
+app.command("align")(align.align_command)
 app.add_typer(data.app, name="data")
 
 
@@ -52,4 +55,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def run() -> None:
     """Console-script entry point."""
+    for stream in (sys.stdout, sys.stderr):
+        # file names that are not UTF-8 (surrogate escapes) are printed escaped instead of raising
+        # UnicodeEncodeError in the middle of a report
+        reconfigure = getattr(stream, "reconfigure", None)
+        if callable(reconfigure):
+            reconfigure(errors="backslashreplace")
     sys.exit(main(sys.argv[1:]))

@@ -59,7 +59,7 @@ def convert_command(
 
     try:
         result = convert_dataset(src, dst, verify=verify, overwrite=overwrite, progress=progress)
-    except (FileExistsError, FileNotFoundError, ValueError) as err:
+    except (OSError, ValueError) as err:  # OSError: a full disk, another writer (OutputLockedError), missing input
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(1) from err
     typer.echo(

@@ -15,7 +15,9 @@ from clusterface.config.schema import CLUSTER_METHODS, KNN_METHODS, EvalConfig
 CLUSTERING_METHODS = CLUSTER_METHODS
 EVAL = EvalConfig()
 
-ModelArg = Annotated[Path, typer.Argument(help="clusterface checkpoint (.pt) or ONNX model (.onnx).", exists=True)]
+ModelArg = Annotated[
+    Path, typer.Argument(help="clusterface checkpoint (.pt), export folder, or ONNX model (.onnx).", exists=True)
+]
 ThresholdOpt = Annotated[
     Optional[float],  # noqa: UP045 (typer needs Optional on 3.11)
     typer.Option(
@@ -26,7 +28,13 @@ ThresholdOpt = Annotated[
 KOpt = Annotated[int, typer.Option("--k", help=EvalConfig.model_fields["knn_k"].description)]
 KnnOpt = Annotated[str, typer.Option("--knn", help=f"{EvalConfig.model_fields['knn_method'].description}.")]
 BatchOpt = Annotated[int, typer.Option(help=EvalConfig.model_fields["batch_size"].description)]
-FlipOpt = Annotated[bool, typer.Option("--flip/--no-flip", help=EvalConfig.model_fields["flip"].description)]
+FlipOpt = Annotated[
+    Optional[bool],  # noqa: UP045
+    typer.Option(
+        "--flip/--no-flip",
+        help=f"{EvalConfig.model_fields['flip'].description} (default: the model's metadata, else on).",
+    ),
+]
 InputSizeOpt = Annotated[Optional[int], typer.Option(help="ONNX: input size (else from the model).")]  # noqa: UP045
 MeanOpt = Annotated[Optional[str], typer.Option(help="ONNX: pixel mean, '127.5' or 'r,g,b'.")]  # noqa: UP045
 StdOpt = Annotated[Optional[str], typer.Option(help="ONNX: pixel std, '127.5' or 'r,g,b'.")]  # noqa: UP045
@@ -49,18 +57,22 @@ def _floats(text: str | None) -> float | tuple[float, ...] | None:
     return values[0] if len(values) == 1 else values
 
 
-def _embedder(model: Path, input_size: int | None, mean: str | None, std: str | None, color: str | None) -> Any:
-    from clusterface.evaluation import load_embedder
+def _embedder(
+    model: Path, input_size: int | None, mean: str | None, std: str | None, color: str | None, flip: bool | None
+) -> Any:
+    """The model as ``clusterface.load`` gives it: preprocessing and the flip test from its metadata."""
+    from clusterface.inference import load
 
     onnx_opts: dict[str, Any] = {}
-    if model.suffix.lower() == ".onnx":
+    if model.suffix.lower() == ".onnx" or model.is_dir():
         if color is not None:
             onnx_opts["color_order"] = _check_choice(color.upper(), ("RGB", "BGR"), "--color-order")
         onnx_opts.update(input_size=input_size, mean=_floats(mean), std=_floats(std))
     elif any(v is not None for v in (input_size, mean, std, color)):
         raise typer.BadParameter("--input-size/--mean/--std/--color-order apply to ONNX models only")
+    onnx_opts = {k: v for k, v in onnx_opts.items() if v is not None}
     try:
-        return load_embedder(model, **onnx_opts)
+        return load(model, flip=flip, **onnx_opts)
     except (ValueError, KeyError, FileNotFoundError) as err:
         raise typer.BadParameter(f"cannot load model {model}: {err}") from err
 
@@ -90,7 +102,7 @@ def evaluate_command(
     k: KOpt = EVAL.knn_k,
     knn: KnnOpt = EVAL.knn_method,
     batch_size: BatchOpt = EVAL.batch_size,
-    flip: FlipOpt = EVAL.flip,
+    flip: FlipOpt = None,
     name: Annotated[Optional[str], typer.Option(help="Model name in the report.")] = None,  # noqa: UP045
     input_size: InputSizeOpt = None,
     mean: MeanOpt = None,
@@ -107,7 +119,7 @@ def evaluate_command(
     for m in methods or []:
         _check_choice(m, CLUSTERING_METHODS, "--method")
     _check_choice(knn, KNN_METHODS, "--knn")
-    embedder = _embedder(model, input_size, mean, std, color_order)
+    embedder = _embedder(model, input_size, mean, std, color_order, flip)
     try:
         ev = evaluate_model(
             embedder,
@@ -121,20 +133,24 @@ def evaluate_command(
             k=k,
             knn_method=knn,  # type: ignore[arg-type]
             batch_size=batch_size,
-            flip=flip,
+            flip=embedder.metadata.flip,
             fars=EVAL.fars,
             name=name or model.stem,
         )
     except (DegenerateEmbeddingError, IJBFormatError, ValueError, FileNotFoundError) as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(1) from err
-    if model.suffix.lower() != ".onnx":
+    if model.is_file() and model.suffix.lower() != ".onnx":
         from clusterface.workflows import memory_arrays_from_checkpoint
 
         arrays = memory_arrays_from_checkpoint(model)
         if arrays is not None:
             ev.memory_phi, ev.memory_margins = arrays
-    files = write_evaluation_report(ev, out)
+    try:
+        files = write_evaluation_report(ev, out)
+    except OSError as err:  # a full disk: report files are written atomically, none is left truncated
+        typer.echo(f"error: cannot write the report to {out}: {err}", err=True)
+        raise typer.Exit(1) from err
     summary = ev.metrics()
     for set_name, d in summary["verification"].items():
         typer.echo(f"{set_name}: accuracy {100 * d['accuracy']:.2f} ± {100 * d['accuracy_std']:.2f} %")
@@ -167,19 +183,35 @@ def cluster_command(
     k: KOpt = EVAL.knn_k,
     knn: KnnOpt = EVAL.knn_method,
     batch_size: BatchOpt = EVAL.batch_size,
-    flip: FlipOpt = EVAL.flip,
+    flip: FlipOpt = None,
     input_size: InputSizeOpt = None,
     mean: MeanOpt = None,
     std: StdOpt = None,
     color_order: ColorOpt = None,
+    detect: Annotated[
+        bool,
+        typer.Option(
+            "--detect", help="SOURCE is a folder of ordinary photos: detect and align faces first ([detect] extra)."
+        ),
+    ] = False,
+    copy: Annotated[
+        bool, typer.Option("--copy", help="--detect: copy photos into people/ instead of linking.")
+    ] = False,
 ) -> None:
-    """Cluster faces; writes the assignment (CSV) and, when the set has labels, the clustering scores."""
+    """Cluster faces; writes the assignment (CSV) and, when the set has labels, the clustering scores.
+
+    With --detect: photos -> faces -> clusters, a folder per person (links to the photos) and
+    index.html; rerunning reuses the faces and embeddings of photos seen before.
+    """
     from clusterface.evaluation import DegenerateEmbeddingError
     from clusterface.workflows import cluster_face_set
 
     _check_choice(method, CLUSTERING_METHODS, "--method")
     _check_choice(knn, KNN_METHODS, "--knn")
-    embedder = _embedder(model, input_size, mean, std, color_order) if model is not None else None
+    embedder = _embedder(model, input_size, mean, std, color_order, flip) if model is not None else None
+    if detect:
+        _cluster_photos(source, out, embedder, method, threshold, num_clusters, k, copy)
+        return
     try:
         result = cluster_face_set(
             source,
@@ -190,7 +222,7 @@ def cluster_command(
             k=k,
             knn_method=knn,  # type: ignore[arg-type]
             batch_size=batch_size,
-            flip=flip,
+            flip=embedder.metadata.flip if embedder is not None else True,
         )
     except (DegenerateEmbeddingError, ValueError, FileNotFoundError) as err:
         typer.echo(f"error: {err}", err=True)
@@ -210,3 +242,38 @@ def cluster_command(
             f"BCubed P/R/F {s['bcubed_precision']:.4f}/{s['bcubed_recall']:.4f}/{s['bcubed_fscore']:.4f}  "
             f"NMI {s['nmi']:.4f}"
         )
+
+
+def _cluster_photos(
+    source: Path,
+    out: Path,
+    embedder: Any,
+    method: str,
+    threshold: float | None,
+    num_clusters: int | None,
+    k: int,
+    copy: bool,
+) -> None:
+    from clusterface.align import DetectorUnavailableError, DlibDetector
+    from clusterface.photos import cluster_photos, write_outputs
+
+    if embedder is None:
+        raise typer.BadParameter("--detect needs --model (a checkpoint, an export folder or an ONNX face model)")
+    try:
+        detector = DlibDetector()
+    except DetectorUnavailableError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from err
+    result = cluster_photos(source, out, embedder, detector, method, threshold, k=k, num_clusters=num_clusters)
+    files = write_outputs(result, out, link="copy" if copy else "symlink")
+    people = (
+        len({p.name for p in files["people"].iterdir() if p.name.startswith("person_")})
+        if files["people"].exists()
+        else 0
+    )
+    typer.echo(
+        f"{result.photos} photos ({result.reused_photos} reused, {result.detected_photos} detected): "
+        f"{len(result.faces)} faces -> {people} people with 2+ faces ({method}, threshold "
+        f"{result.threshold:.3f}, {result.threshold_source}); {len(result.no_face)} photos without a face"
+    )
+    typer.echo(f"folders: {files['people']}  gallery: {files['html']}  table: {files['csv']}")

@@ -61,7 +61,7 @@ def synth_command(
         raise typer.BadParameter(str(err)) from err
     try:
         paths = generate_dataset(cfg, progress=progress, overwrite=overwrite)
-    except (FileExistsError, ValueError) as err:
+    except (OSError, ValueError) as err:  # OSError: a full disk, another writer (OutputLockedError)
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(1) from err
     manifest = json.loads(paths.manifest.read_text())

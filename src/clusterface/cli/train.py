@@ -11,6 +11,8 @@ from clusterface.cli.common import ConfigOption, OverridesArgument, resolve_conf
 
 #: Exit code when training aborts on too many non-finite steps in a row.
 EXIT_NONFINITE = 4
+#: Exit code when another rank of a distributed run died or stopped answering.
+EXIT_LOST_RANK = 5
 
 
 def train_command(
@@ -39,15 +41,12 @@ def train_command(
     Under torchrun (e.g. `torchrun --nproc-per-node 2 -m clusterface train ...`) it runs DDP;
     schedule.batch_size is the global batch. Exit codes: 0 done, 130/143 stopped by SIGINT/SIGTERM
     after writing a checkpoint (rerun the same command to resume), 2 a config error (or a checkpoint
-    that cannot be used, e.g. one of another batch size), 4 too many non-finite steps. Any other
+    that cannot be used, e.g. one of another batch size, a run directory another process writes, a
+    single-identity training set), 4 too many non-finite steps, 5 another rank died. Any other
     error is a bug and keeps its traceback.
     """
-    from pydantic import ValidationError
-
     from clusterface.config import ConfigError
     from clusterface.training import (
-        CheckpointError,
-        NonFiniteLossError,
         build_train_dataset,
         init_distributed,
         shutdown_distributed,
@@ -80,14 +79,32 @@ def train_command(
                 progress=progress and ctx.is_main,
                 resume=None if resume == "never" else resume,
             )
-        except NonFiniteLossError as err:
+        except Exception as err:  # known failures become an exit code; anything else keeps its traceback
+            code = _exit_code_for(err)
+            if code is None:
+                raise
             typer.echo(f"error: {err}", err=True)
-            return EXIT_NONFINITE
-        except (ConfigError, ValidationError, CheckpointError) as err:  # e.g. resuming with another batch size
-            typer.echo(f"error: {err}", err=True)
-            return 2
+            return code
     finally:
         shutdown_distributed()
     if ctx.is_main:
         typer.echo(f"{result.status}: {result.global_step} steps, run directory {result.out_dir}")
     return result.exit_code
+
+
+def _exit_code_for(err: BaseException) -> int | None:
+    """The documented exit code of a known training failure; None for anything else (a bug)."""
+    from pydantic import ValidationError
+
+    from clusterface.config import ConfigError
+    from clusterface.data.output_lock import OutputLockedError
+    from clusterface.training import CheckpointError, LostRankError, NonFiniteLossError, TrainingDataError
+
+    if isinstance(err, NonFiniteLossError):
+        return EXIT_NONFINITE
+    if isinstance(err, LostRankError):  # another rank died: the message says which, and how to resume
+        return EXIT_LOST_RANK
+    # e.g. resuming with another batch size, a run directory in use, a single-identity data set
+    if isinstance(err, ConfigError | ValidationError | CheckpointError | OutputLockedError | TrainingDataError):
+        return 2
+    return None

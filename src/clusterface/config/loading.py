@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,28 @@ class ConfigError(ValueError):
     """A config file or override that cannot be used; the message names it and the fix."""
 
 
+class _Yaml12Loader(yaml.SafeLoader):
+    """PyYAML's safe loader with YAML 1.2 booleans: only true/false are booleans.
+
+    YAML 1.1 also reads yes/no/on/off as booleans, so ``runtime.amp: off`` arrived as False and
+    failed against the choice "off", and ``data.source: no`` was not a string. Here they stay the
+    words written; bool fields still accept them (pydantic reads "on", "off", "yes", "no" as bools).
+    """
+
+
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+_Yaml12Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != _BOOL_TAG]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Yaml12Loader.add_implicit_resolver(_BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+
+
+def load_yaml(text: str) -> Any:
+    """Parse config YAML (safe: plain data only) with YAML 1.2 booleans, see :class:`_Yaml12Loader`."""
+    return yaml.load(text, Loader=_Yaml12Loader)
+
+
 def parse_override(text: str) -> tuple[list[str], Any]:
     """Split ``a.b=value`` into (["a", "b"], value); the value is parsed as YAML (``1e-3``, ``[1,2]``)."""
     if "=" not in text:
@@ -24,7 +48,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     parts = [p for p in key.strip().split(".") if p]
     if not parts:
         raise ConfigError(f"override {text!r} has an empty key")
-    value = yaml.safe_load(raw) if raw.strip() else ""
+    value = load_yaml(raw) if raw.strip() else ""
     return parts, value
 
 
@@ -59,7 +83,7 @@ def load_config(
         if not path.is_file():
             raise ConfigError(f"config file {path} does not exist (see configs/ for examples)")
         try:
-            loaded = yaml.safe_load(path.read_text())
+            loaded = load_yaml(path.read_text())
         except yaml.YAMLError as err:
             raise ConfigError(f"config file {path} is not valid YAML: {err}") from err
         if loaded is not None and not isinstance(loaded, dict):
@@ -100,18 +124,47 @@ def _validate(tree: dict[str, Any], source: str) -> Config:
         lines = [f"invalid config ({source}):"]
         for e in err.errors():
             loc = ".".join(str(x) for x in e["loc"])
-            lines.append(f"  {loc}: {e['msg']}{_margin_hint(tree, e)}")
+            lines.append(f"  {loc}: {_explain(e, tree)}")
         raise ConfigError("\n".join(lines)) from err
 
 
-def _margin_hint(tree: dict[str, Any], error: Any) -> str:
-    """For a margin field its kind does not have: the fields that kind does have."""
-    if error["type"] != "extra_forbidden" or tuple(error["loc"][:1]) != ("margin",):
-        return ""
+_BOOL_WORDS = "true/false, yes/no, on/off, 1/0"
+
+
+def _explain(error: Any, tree: dict[str, Any]) -> str:
+    """pydantic's message plus what was given and what is accepted, where pydantic leaves it out."""
+    message, kind, loc = str(error["msg"]), str(error["type"]), error["loc"]
+    if kind == "extra_forbidden":
+        fields = _section_fields(loc[:-1], tree)
+        if fields:
+            close = difflib.get_close_matches(str(loc[-1]), fields, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            if tuple(loc[:1]) == ("margin",):  # the keys depend on the margin's kind: name it
+                hint += f" for margin.kind={_margin_kind(tree)}"
+            return f"unknown key{hint}; accepted keys: {', '.join(fields)}"
+        return message
+    given = f" (got {error['input']!r})" if "input" in error and not isinstance(error["input"], dict) else ""
+    if kind.startswith("bool"):
+        return f"{message}{given}; accepted: {_BOOL_WORDS}"
+    return f"{message}{given}"
+
+
+def _section_fields(loc: tuple[Any, ...], tree: dict[str, Any]) -> list[str]:
+    """Field names of the config class at ``loc`` (a section; the margin class of its kind)."""
+    model: Any = Config
+    for part in loc:
+        field = getattr(model, "model_fields", {}).get(str(part))
+        if field is None:
+            return []
+        model = field.annotation
+        if str(part) == "margin":
+            model = MARGIN_CONFIGS.get(_margin_kind(tree), model)
+    return list(getattr(model, "model_fields", {}))
+
+
+def _margin_kind(tree: dict[str, Any]) -> str:
     margin = tree.get("margin")
-    kind = str(margin.get("kind", DEFAULT_MARGIN_KIND)) if isinstance(margin, dict) else DEFAULT_MARGIN_KIND
-    fields = [f for f in MARGIN_CONFIGS[kind].model_fields if f != "kind"] if kind in MARGIN_CONFIGS else []
-    return f" (margin.kind={kind} has {', '.join(fields)})"
+    return str(margin.get("kind", DEFAULT_MARGIN_KIND)) if isinstance(margin, dict) else DEFAULT_MARGIN_KIND
 
 
 def config_to_dict(config: Config) -> dict[str, Any]:

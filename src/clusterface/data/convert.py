@@ -22,7 +22,14 @@ import numpy as np
 from tqdm import tqdm
 
 from clusterface.data.decode import ImageDecodeError, decode_image, inspect_image
-from clusterface.data.image_folder import LABEL_MAP_NAME, index_image_folder, load_label_map, save_label_map
+from clusterface.data.image_folder import (
+    LABEL_MAP_NAME,
+    LabelMapError,
+    index_image_folder,
+    load_label_map,
+    save_label_map,
+)
+from clusterface.data.output_lock import OutputLock
 from clusterface.data.recordio import IndexedRecordIO, RecordIOError, RecordIOWriter, default_idx_path, pack_record
 from clusterface.data.recordio_dataset import detect_layout, label_map_path_for, read_record_labels
 from clusterface.data.scan import BadFile
@@ -61,6 +68,16 @@ def image_extension(data: bytes, name: str = "<bytes>") -> str:
     return _PIL_FORMAT_EXT[fmt]
 
 
+def is_plain_folder_name(name: str) -> bool:
+    """True when ``name`` is one path component that stays inside its parent folder."""
+    if name in ("", ".", "..") or "/" in name or "\\" in name or "\0" in name:
+        return False
+    try:
+        return len(os.fsencode(name)) <= 255
+    except UnicodeError:
+        return False
+
+
 def _check(data: bytes, name: str, verify: bool, skipped: list[BadFile]) -> bool:
     if not verify:
         return True
@@ -91,6 +108,13 @@ def folder_to_recordio(
     ``verify`` decodes every image and leaves out (and reports) the bad ones.
     """
     dst_rec = Path(dst_rec)
+    with OutputLock(dst_rec, f"clusterface data convert {src} {dst_rec}"):
+        return _folder_to_recordio(Path(src), dst_rec, label_map, verify, overwrite, progress)
+
+
+def _folder_to_recordio(
+    src: Path, dst_rec: Path, label_map: str | Path | None, verify: bool, overwrite: bool, progress: bool
+) -> ConvertResult:
     idx_path, map_path = default_idx_path(dst_rec), label_map_path_for(dst_rec)
     _refuse_existing([dst_rec, idx_path], overwrite)
     index = index_image_folder(src, label_map)
@@ -132,6 +156,11 @@ def recordio_to_folder(
     src_rec, dst_dir = Path(src_rec), Path(dst_dir)
     if src_rec.suffix.lower() == ".idx":
         src_rec = src_rec.with_suffix(".rec")
+    with OutputLock(dst_dir, f"clusterface data convert {src_rec} {dst_dir}"):
+        return _recordio_to_folder(src_rec, dst_dir, verify, overwrite, progress)
+
+
+def _recordio_to_folder(src_rec: Path, dst_dir: Path, verify: bool, overwrite: bool, progress: bool) -> ConvertResult:
     _refuse_existing([dst_dir], overwrite)
     reader = IndexedRecordIO(src_rec)
     layout = detect_layout(reader)
@@ -140,6 +169,13 @@ def recordio_to_folder(
     sidecar = label_map_path_for(src_rec)
     if sidecar.is_file():
         names_by_label = {v: k for k, v in load_label_map(sidecar).items()}
+        unsafe = [name for name in names_by_label.values() if not is_plain_folder_name(name)]
+        if unsafe:  # checked before anything is written: a name is a path component under dst_dir
+            raise LabelMapError(
+                f"{sidecar}: identity name {unsafe[0]!r} is not a plain folder name (empty, '.', '..', a path "
+                f"separator, NUL or over 255 bytes; {len(unsafe)} such names) and would be written outside "
+                f"{dst_dir}: rename it in the label map"
+            )
     width = len(str(int(labels.max()))) if labels.size else 1
     skipped: list[BadFile] = []
     counts: dict[int, int] = {}

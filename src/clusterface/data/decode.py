@@ -15,9 +15,10 @@ Every path ends in 8-bit RGB:
   (RGBA, LA, palette transparency) is composited onto black (the colour under a transparent pixel
   is arbitrary), 16-bit samples keep their high byte (what libpng's 8-bit strip and OpenCV do).
 
-Images that are not 112x112 are resized to it (area averaging when shrinking, bilinear otherwise;
-aspect ratio not preserved): the field's aligned crops are 112x112, and a crop of another size is
-assumed to be aligned already.
+Images larger than ``PIL.Image.MAX_IMAGE_PIXELS`` (89.5 M pixels) are refused from their header,
+before any pixel is decoded (decompression bombs). Images that are not 112x112 are resized to it
+(area averaging when shrinking, bilinear otherwise; aspect ratio not preserved): the field's
+aligned crops are 112x112, and a crop of another size is assumed to be aligned already.
 """
 
 from __future__ import annotations
@@ -57,6 +58,12 @@ def is_image_file(path: str | Path) -> bool:
 
 def jpeg_components(data: bytes | memoryview) -> int | None:
     """Number of colour components in a JPEG's start-of-frame, or None when not found."""
+    frame = jpeg_frame(data)
+    return frame[0] if frame is not None else None
+
+
+def jpeg_frame(data: bytes | memoryview) -> tuple[int, int, int] | None:
+    """(components, height, width) from a JPEG's start-of-frame header, or None when not found."""
     n = len(data)
     pos = 2
     while pos + 4 <= n:
@@ -67,7 +74,10 @@ def jpeg_components(data: bytes | memoryview) -> int | None:
             pos += 1
             continue
         if marker in _SOF_MARKERS:
-            return data[pos + 9] if pos + 9 < n else None
+            if pos + 9 >= n:
+                return None
+            height, width = (data[pos + 5] << 8) | data[pos + 6], (data[pos + 7] << 8) | data[pos + 8]
+            return data[pos + 9], height, width
         if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:  # markers without a length
             pos += 2
             continue
@@ -78,12 +88,19 @@ def jpeg_components(data: bytes | memoryview) -> int | None:
 
 
 def is_plain_jpeg(data: bytes | memoryview) -> bool:
-    """A complete (EOI-terminated) 1- or 3-component JPEG: the OpenCV fast path decodes it exactly."""
+    """A complete (EOI-terminated) 1- or 3-component JPEG of at most ``PIL.Image.MAX_IMAGE_PIXELS``
+    pixels: the OpenCV fast path decodes it exactly. Anything larger goes to Pillow, which refuses
+    it from the header alone (a 20,000 x 20,000 JPEG of a few hundred bytes would otherwise make
+    OpenCV allocate 1.2 GB before noticing the data is missing)."""
     if len(data) < 4 or data[0] != 0xFF or data[1] != 0xD8:
         return False
     if data[-2] != 0xFF or data[-1] != 0xD9:  # maybe truncated: let Pillow decide and raise
         return False
-    return jpeg_components(data) in (1, 3)
+    frame = jpeg_frame(data)
+    if frame is None or frame[0] not in (1, 3):
+        return False
+    limit = Image.MAX_IMAGE_PIXELS
+    return limit is None or frame[1] * frame[2] <= limit
 
 
 def _decode_cv2(data: bytes | memoryview) -> np.ndarray | None:

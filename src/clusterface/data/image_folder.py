@@ -90,6 +90,11 @@ def index_image_folder(root: str | Path, label_map: str | Path | None = None) ->
         raise FileNotFoundError(f"{root}: no such image folder")
     identity_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     ignored = sorted(p for p in root.iterdir() if p.is_file() and p.name != LABEL_MAP_NAME)
+    # a link to the root or one of its parents would make one identity of every image (a loop)
+    real_root = root.resolve()
+    looping = [d for d in identity_dirs if real_root.is_relative_to(d.resolve())]
+    identity_dirs = [d for d in identity_dirs if d not in looping]
+    ignored += looping
     map_path = Path(label_map) if label_map is not None else root / LABEL_MAP_NAME
     if map_path.is_file():
         mapping = load_label_map(map_path)

@@ -140,6 +140,8 @@ def _parse_index_fast(raw: bytes) -> tuple[np.ndarray, np.ndarray] | None:
     line_starts = np.concatenate(([0], newlines[:-1] + 1))
     if np.any(tabs <= line_starts) or np.any(newlines <= tabs + 1):  # one tab per line, a number each side
         return None
+    if np.any(tabs - line_starts > 18) or np.any(newlines - tabs - 1 > 18):  # numpy saturates past int64
+        return None
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # numpy warns (and stops early) on anything that is not a number
         try:
@@ -166,6 +168,8 @@ def _parse_index_lines(text: str, idx_path: Path) -> tuple[np.ndarray, np.ndarra
             raise RecordIOError(f"{idx_path}: line {line_no} is {line!r}, expected 'key<TAB>offset'") from err
         if offset < 0:
             raise RecordIOError(f"{idx_path}: line {line_no}: negative offset {offset}")
+        if not -(2**63) <= key < 2**63 or offset >= 2**63:
+            raise RecordIOError(f"{idx_path}: line {line_no}: {line.strip()!r} holds a number beyond 64 bits")
         keys.append(key)
         offsets.append(offset)
     return np.asarray(keys, dtype=np.int64), np.asarray(offsets, dtype=np.int64)

@@ -13,6 +13,9 @@ from clusterface.data.face_dataset import BadFilePolicy, FaceDataset
 from clusterface.data.image_folder import load_label_map
 from clusterface.data.recordio import IndexedRecordIO, RecordIOError, unpack_record
 
+#: Largest label accepted: labels are stored as float32, which holds every integer up to 2^24 exactly.
+MAX_EXACT_LABEL = 2**24
+
 
 def label_map_path_for(rec_path: str | Path) -> Path:
     """Where ``data convert`` keeps a ``.rec``'s identity names: ``train.rec`` -> ``train.label_map.json``."""
@@ -46,6 +49,17 @@ def detect_layout(reader: IndexedRecordIO) -> RecordLayout:
         bounds = _integral_pair(header.label) if header.flag >= 2 and not image else None
         if bounds is not None and 1 <= bounds[0] <= bounds[1]:
             first_identity, end = bounds
+            if end - first_identity > len(all_keys) or first_identity > MAX_EXACT_LABEL:
+                # checked before anything is allocated from these numbers (a corrupt header would
+                # otherwise ask for an array as long as the number it holds)
+                raise RecordIOError(
+                    f"{reader.rec_path}: record 0 (the insightface header) says images end at key {first_identity} "
+                    f"and identities at key {end}, but {reader.idx_path} lists only {len(all_keys)} records: "
+                    "a corrupt header; rebuild the pair with `clusterface data convert`"
+                )
+            if first_identity - 1 > len(all_keys):  # more images than records: only the keys that exist
+                kept = np.sort(all_keys[(all_keys >= 1) & (all_keys < first_identity)])
+                return RecordLayout(kept, True, None, end - first_identity)
             image_keys = np.arange(1, first_identity, dtype=np.int64)
             if np.isin(image_keys, all_keys).all():
                 ranges = _identity_ranges(reader, first_identity, end, image_keys)
@@ -66,7 +80,7 @@ def _identity_ranges(reader: IndexedRecordIO, first: int, end: int, image_keys: 
     for key in range(first, end):
         header, _ = reader.read_header(key)
         pair = _integral_pair(header.label)
-        if pair is None:
+        if pair is None or not 0 <= pair[0] <= pair[1] <= MAX_EXACT_LABEL * 16:  # float32 keys past 2^28: corrupt
             return None
         ranges.append(pair)
     arr = np.asarray(ranges, dtype=np.int64)
@@ -79,12 +93,14 @@ def _identity_ranges(reader: IndexedRecordIO, first: int, end: int, image_keys: 
 
 def _labels_from_headers(reader: IndexedRecordIO, keys: np.ndarray) -> np.ndarray:
     values = reader.scalar_labels(keys)
-    bad = np.flatnonzero(~np.isfinite(values) | (values < 0) | (values != np.round(values)))
+    bad = np.flatnonzero(
+        ~np.isfinite(values) | (values < 0) | (values != np.round(values)) | (values > MAX_EXACT_LABEL)
+    )
     if bad.size:
         i = int(bad[0])
         raise RecordIOError(
-            f"{reader.rec_path}: record {int(keys[i])} has label {float(values[i])}; "
-            f"labels must be non-negative integers ({bad.size} such records)"
+            f"{reader.rec_path}: record {int(keys[i])} has label {float(values[i])}; labels must be integers in "
+            f"[0, {MAX_EXACT_LABEL}] (float32 holds no larger integer exactly) ({bad.size} such records)"
         )
     return values.astype(np.int64)
 
@@ -134,7 +150,15 @@ class RecordIODataset(FaceDataset):
         if len(self.keys) == 0:
             raise RecordIOError(f"{self.rec_path}: no image records")
         self.labels = read_record_labels(self.reader, self.layout)
-        classes = max(int(self.labels.max()) + 1, self.layout.header_identities)
+        top = int(self.labels.max())
+        if self.layout.has_header and self.layout.header_identities and top >= self.layout.header_identities:
+            key = int(self.keys[int(np.argmax(self.labels))])
+            raise RecordIOError(
+                f"{self.rec_path}: record {key} has label {top} but the header (record 0) declares "
+                f"{self.layout.header_identities} identities: labels must be below the identity count; "
+                "rebuild the pair with `clusterface data convert`"
+            )
+        classes = max(top + 1, self.layout.header_identities)
         self.label_map: dict[str, int] | None = None
         map_path = label_map_path_for(self.rec_path)
         if map_path.is_file():

@@ -22,12 +22,13 @@ def extract_embeddings(
     normalize: bool = True,
     progress: bool = True,
     desc: str = "embedding",
+    allow_identical: bool = False,
 ) -> NDArray[np.float32]:
     """uint8 RGB crops (N, 3, H, W), or a list of encoded images (decoded batch by batch) -> features (N, d).
 
     With ``flip`` the feature is ``emb(img) + emb(hflip(img))`` (insightface's evaluation);
     with ``normalize`` it is then L2-normalised. Raises DegenerateEmbeddingError on NaN/inf
-    or when every feature is the same.
+    or when every feature is the same (unless ``allow_identical``).
     """
     encoded = isinstance(images, list | tuple) and len(images) > 0 and isinstance(images[0], bytes | bytearray)
     if encoded:
@@ -56,5 +57,5 @@ def extract_embeddings(
             bar.update(batch.shape[0])
     finally:
         bar.close()
-    feats = check_embeddings(np.concatenate(chunks), what=desc)
+    feats = check_embeddings(np.concatenate(chunks), what=desc, allow_identical=allow_identical)
     return l2_normalize(feats) if normalize else feats

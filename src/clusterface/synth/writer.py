@@ -265,11 +265,35 @@ def generate_dataset(cfg: SynthConfig, progress: bool = True, overwrite: bool = 
     paths = synth_paths(Path(cfg.root))
     root = paths.root
     digest = params_hash(cfg)
+    if not overwrite and _is_complete(cfg, paths, digest):
+        return paths
+    from clusterface.data.output_lock import OutputLock  # lazy, as save_bin below
+
+    with OutputLock(root, "clusterface synth"):  # one writer per dataset folder
+        if not overwrite and _is_complete(cfg, paths, digest):  # another writer may have finished meanwhile
+            return paths
+        return _write_dataset(cfg, paths, digest, _read_manifest(paths.manifest), progress, overwrite)
+
+
+def _is_complete(cfg: SynthConfig, paths: SynthPaths, digest: str) -> bool:
+    """The dataset of these parameters is fully written (manifest last, then every pair file)."""
     manifest = _read_manifest(paths.manifest)
-    if manifest is not None and manifest.get("params_hash") == digest and not overwrite:
-        if paths.bin_path.exists() and paths.pairs_path.exists():
-            if not cfg.val_fraction or (paths.val_bin_path.exists() and paths.val_pairs_path.exists()):
-                return paths
+    if manifest is None or manifest.get("params_hash") != digest:
+        return False
+    if not (paths.bin_path.exists() and paths.pairs_path.exists()):
+        return False
+    return not cfg.val_fraction or (paths.val_bin_path.exists() and paths.val_pairs_path.exists())
+
+
+def _write_dataset(
+    cfg: SynthConfig,
+    paths: SynthPaths,
+    digest: str,
+    manifest: dict[str, object] | None,
+    progress: bool,
+    overwrite: bool,
+) -> SynthPaths:
+    root = paths.root
     marker = _read_manifest(root / IN_PROGRESS)
     other = [m for m in (manifest, marker) if m is not None and m.get("params_hash") != digest]
     if other and all(_same_but_generator(m, cfg) for m in other):

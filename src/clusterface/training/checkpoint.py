@@ -47,11 +47,17 @@ class CheckpointRotation:
 
     def latest(self) -> Path | None:
         """The newest checkpoint that loads (``last.pt`` first, then step files newest first)."""
+        return self.newest_good()[0]
+
+    def newest_good(self) -> tuple[Path | None, list[tuple[Path, str]]]:
+        """(newest checkpoint that loads and passes its checksum, [(skipped file, why)] newer than it)."""
+        skipped: list[tuple[Path, str]] = []
         for candidate in [self.directory / "last.pt", *reversed(self.step_files())]:
             if candidate.is_file():
                 try:
                     load_checkpoint(candidate)
-                except CheckpointError:
+                except CheckpointError as err:
+                    skipped.append((candidate, str(err).removeprefix(f"{candidate}: ")))
                     continue
-                return candidate
-        return None
+                return candidate, skipped
+        return None, skipped

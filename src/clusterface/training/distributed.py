@@ -7,6 +7,7 @@ test) before ``train()``; ``train()`` then reads the context with ``current_cont
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -100,27 +101,97 @@ def all_gather_tensor(x: torch.Tensor, ctx: DistContext) -> torch.Tensor:
 class _GatherWithGrad(torch.autograd.Function):
     """All-gather whose backward returns this rank's slice of the gradient times world size.
 
-    Every rank computes the same objective on the gathered global batch, so the gradient of the
-    gathered tensor is identical on every rank; DDP then averages backbone gradients over ranks,
-    hence the factor world size, which makes the result equal to a single process on the global
-    batch.
+    Replicated objective: every rank computes the same objective on the gathered global batch, so
+    the gradient of the gathered tensor is identical on every rank; DDP then averages backbone
+    gradients over ranks, hence the factor world size, which makes the result equal to a single
+    process on the global batch.
+    Class-sharded objective (``sum_gradients``): each rank's gradient of the gathered tensor is
+    only its classes' share, so the shares are first summed over ranks (an all-reduce of B x d
+    values: the true adjoint of the all-gather), then sliced and scaled as above.
     """
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, world_size: int, rank: int) -> torch.Tensor:  # type: ignore[override]
-        ctx.world_size, ctx.rank, ctx.n = world_size, rank, x.shape[0]
+    def forward(ctx, x: torch.Tensor, world_size: int, rank: int, sum_gradients: bool) -> torch.Tensor:  # type: ignore[override]
+        ctx.world_size, ctx.rank, ctx.n, ctx.sum_gradients = world_size, rank, x.shape[0], sum_gradients
         parts = [torch.empty_like(x) for _ in range(world_size)]
         dist.all_gather(parts, x.contiguous())
         return torch.cat(parts, dim=0)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
+        if ctx.sum_gradients:
+            grad = grad.contiguous()
+            dist.all_reduce(grad)
         start = ctx.rank * ctx.n
-        return grad[start : start + ctx.n] * ctx.world_size, None, None
+        return grad[start : start + ctx.n] * ctx.world_size, None, None, None
 
 
-def all_gather_with_grad(x: torch.Tensor, ctx: DistContext) -> torch.Tensor:
-    """All-gather ``x`` (B, ...) -> (world*B, ...) keeping the autograd path to this rank's rows."""
+def all_gather_with_grad(x: torch.Tensor, ctx: DistContext, sum_gradients: bool = False) -> torch.Tensor:
+    """All-gather ``x`` (B, ...) -> (world*B, ...) keeping the autograd path to this rank's rows.
+
+    ``sum_gradients``: the ranks' gradients of the result are partial (class-sharded objective)
+    and are summed before this rank takes its rows.
+    """
     if not ctx.distributed:
         return x
-    return _GatherWithGrad.apply(x, ctx.world_size, ctx.rank)
+    return _GatherWithGrad.apply(x, ctx.world_size, ctx.rank, sum_gradients)
+
+
+# ------------------------------------------------------------------------------- lost ranks
+
+_ALIVE_KEY = "clusterface/alive/"
+_COMM_ERROR = re.compile(r"gloo|nccl|connection|timed out|timeout|broken pipe|peer", re.IGNORECASE)
+
+
+class LostRankError(RuntimeError):
+    """Another rank stopped (killed, out of memory, its machine died) or stopped answering; the
+    message names it when the ranks' last reported steps tell, and says how to resume."""
+
+
+def _store() -> object | None:
+    try:
+        return dist.distributed_c10d._get_default_store()  # the rendezvous store torchrun set up
+    except Exception:
+        return None
+
+
+def mark_alive(ctx: DistContext, step: int) -> None:
+    """Record that this rank started global step ``step`` (one small store write per step), so a
+    survivor can tell which rank stopped first."""
+    if not ctx.distributed:
+        return
+    store = _store()
+    if store is not None:
+        store.set(f"{_ALIVE_KEY}{ctx.rank}", str(step))  # type: ignore[attr-defined]
+
+
+def is_communication_error(err: BaseException) -> bool:
+    """True for the errors a collective raises when a peer is gone or silent (gloo / NCCL / store)."""
+    dist_error = getattr(dist, "DistError", None)
+    return (dist_error is not None and isinstance(err, dist_error)) or bool(_COMM_ERROR.search(str(err)))
+
+
+def describe_lost_ranks(ctx: DistContext, step: int, err: BaseException) -> str:
+    """What a surviving rank says when a collective fails: which rank(s) stopped reporting steps."""
+    store = _store()
+    lost = "another rank"
+    if store is None:
+        lost = "rank 0 (it holds the rendezvous store, which cannot be reached)"
+    else:
+        try:
+            steps: dict[int, int] = {}
+            for r in range(ctx.world_size):
+                key = f"{_ALIVE_KEY}{r}"
+                if store.check([key]):  # type: ignore[attr-defined]
+                    steps[r] = int(store.get(key))  # type: ignore[attr-defined]
+            newest = max(steps.values(), default=step)
+            behind = [r for r in range(ctx.world_size) if r != ctx.rank and steps.get(r, -1) < newest]
+            if behind:
+                lost = ", ".join(f"rank {r} (last seen at step {steps.get(r, 'none')})" for r in behind)
+        except Exception:
+            lost = "rank 0 (it holds the rendezvous store, which no longer answers)"
+    first_line = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
+    return (
+        f"rank {ctx.rank}: lost {lost} at step {step} ({first_line}); every rank stops. Rerun the same command "
+        "to resume from the last checkpoint"
+    )

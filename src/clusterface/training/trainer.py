@@ -8,6 +8,7 @@ The loop only sequences the parts: data (``sampler``), one step (``step``), sche
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,15 +21,32 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
 
-from clusterface.checkpoint import load_checkpoint
+from clusterface.checkpoint import CheckpointError, check_state_fits, load_checkpoint
 from clusterface.config import Config, ConfigError, config_to_dict, save_config
+from clusterface.data.output_lock import OutputLock, OutputLockedError
+from clusterface.losses.class_objective import is_sharded
 from clusterface.training.checkpoint import CheckpointRotation
-from clusterface.training.distributed import DistContext, all_reduce_max, current_context
+from clusterface.training.distributed import (
+    DistContext,
+    LostRankError,
+    all_reduce_max,
+    current_context,
+    describe_lost_ranks,
+    is_communication_error,
+    mark_alive,
+)
 from clusterface.training.nonfinite import NonFiniteGuard, NonFiniteLossError
 from clusterface.training.optim import build_optimizer, build_scheduler
 from clusterface.training.progress import TrainLogger
 from clusterface.training.rng import capture_rng_state, restore_rng_state, seed_everything
 from clusterface.training.sampler import ResumableDistributedBatchSampler
+from clusterface.training.sharded_state import (
+    load_objective_full_state,
+    load_optimizer_full_state,
+    objective_full_state,
+    objective_state_to_check,
+    optimizer_full_state,
+)
 from clusterface.training.signals import EXIT_CODES, GracefulInterrupt
 from clusterface.training.step import StepOutput, TrainStep
 
@@ -94,6 +112,10 @@ class RunState:
     total: Throughput = field(default_factory=Throughput)
 
 
+class TrainingDataError(ValueError):
+    """A training set that cannot train a model (e.g. a single identity); the message says why."""
+
+
 def num_classes_of(dataset: Dataset) -> int:
     """``dataset.num_classes``, or 1 + the largest of ``dataset.labels``."""
     n = getattr(dataset, "num_classes", None)
@@ -111,6 +133,22 @@ def flip_mask(seed: int, global_step: int, global_batch: int, ctx: DistContext) 
     mask = torch.rand(global_batch, generator=g) < 0.5
     b = global_batch // ctx.world_size
     return mask[ctx.rank * b : (ctx.rank + 1) * b]
+
+
+def with_sync_batchnorm(model: nn.Module, ctx: DistContext) -> nn.Module:
+    """``runtime.sync_bn``: BatchNorm layers -> SyncBatchNorm (statistics over the global batch under DDP).
+
+    SyncBatchNorm runs on CUDA (NCCL) only: on CPU this refuses with the fix. In one process it is
+    plain BatchNorm, so it is allowed there with a warning.
+    """
+    if ctx.device.type != "cuda":
+        raise ValueError(
+            "runtime.sync_bn=true needs CUDA GPUs (SyncBatchNorm has no CPU/gloo implementation); "
+            "set runtime.sync_bn=false for CPU training"
+        )
+    if not ctx.distributed:
+        warnings.warn("runtime.sync_bn has no effect in a single process (plain BatchNorm)", stacklevel=2)
+    return nn.SyncBatchNorm.convert_sync_batchnorm(model)
 
 
 class Trainer:
@@ -190,6 +228,8 @@ class Trainer:
             model = create_backbone(
                 cfg.model.backbone, embedding_dim=cfg.model.embedding_dim, dropout=cfg.model.dropout
             )
+        if cfg.runtime.sync_bn:
+            model = with_sync_batchnorm(model, self.ctx)
         memory_format = torch.channels_last if cfg.model.channels_last else torch.contiguous_format
         return model.to(self.ctx.device, memory_format=memory_format)  # type: ignore[call-overload]
 
@@ -199,7 +239,13 @@ class Trainer:
             from clusterface.losses import build_objective
 
             factory = build_objective
-        return factory(self.cfg, num_classes_of(self.train_set)).to(self.ctx.device)
+        num_classes = num_classes_of(self.train_set)
+        if num_classes < 2:  # one class: the classifier is trivially right, the loss ~0, nothing is learned
+            raise TrainingDataError(
+                f"the training set has {num_classes} identit{'y' if num_classes == 1 else 'ies'}; training needs at "
+                "least 2 (check data.path with `clusterface data scan`)"
+            )
+        return factory(self.cfg, num_classes).to(self.ctx.device)
 
     def _build_momentum_encoder(self) -> tuple[Any, float | None, int | None]:
         """(momentum encoder or None, its mu, the step after which it restarts from theta or None).
@@ -247,8 +293,8 @@ class Trainer:
         state: dict[str, Any] = {
             "config": config_to_dict(self.cfg),
             "backbone": self.model.state_dict(),
-            "objective": self.objective.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
+            "objective": objective_full_state(self.objective),
+            "optimizer": optimizer_full_state(self.optimizer, self.objective),
             "scheduler": self.scheduler.state_dict(),
             "position": {
                 "epoch": self.epoch,
@@ -266,7 +312,9 @@ class Trainer:
         if self.step_fn.scaler is not None:
             state["grad_scaler"] = self.step_fn.scaler.state_dict()
         sampling = getattr(self.objective, "sampling_generator", None)
-        if isinstance(sampling, torch.Generator):  # sampled negative centres: their own random stream
+        # sampled negative centres (replicated): their own random stream; a sharded objective keeps
+        # its own step counter in its state instead
+        if isinstance(sampling, torch.Generator) and not is_sharded(self.objective):
             state["negative_sampling_rng"] = sampling.get_state()
         return state
 
@@ -278,8 +326,8 @@ class Trainer:
                 f"{pos['global_batch']}, this run has {self.steps_per_epoch} of {self.cfg.schedule.batch_size}"
             )
         self.model.load_state_dict(state["backbone"])
-        self.objective.load_state_dict(state["objective"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        load_objective_full_state(self.objective, state["objective"])
+        load_optimizer_full_state(self.optimizer, self.objective, state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         if self.momentum_encoder is not None and "momentum_encoder" in state:
             self.momentum_encoder.load_state_dict(state["momentum_encoder"])
@@ -292,19 +340,36 @@ class Trainer:
         self.logger.evaluations = list(state.get("logger", {}).get("evaluations", []))
         restore_rng_state(state["rng"])
         sampling = getattr(self.objective, "sampling_generator", None)
-        if isinstance(sampling, torch.Generator) and "negative_sampling_rng" in state:  # older checkpoints lack it
+        if isinstance(sampling, torch.Generator) and "negative_sampling_rng" in state:  # older ones lack it
             sampling.set_state(state["negative_sampling_rng"])
+
+    def _newest_good_checkpoint(self) -> Path | None:
+        """This run's newest usable checkpoint; says which newer ones it skipped and why."""
+        assert self.checkpoints is not None
+        found, skipped = self.checkpoints.newest_good()
+        for bad, why in skipped:
+            self.logger.message(f"skipping checkpoint {bad}: {why}")
+        if found is None and skipped:  # never start over silently on top of checkpoints that exist
+            raise CheckpointError(
+                f"{self.checkpoints.directory}: none of its {len(skipped)} checkpoint(s) is usable "
+                f"(newest: {skipped[0][0].name}: {skipped[0][1]}); move them away or pass --resume never"
+            )
+        return found
 
     def resume(self, path: str | Path) -> Path:
         """Load a training checkpoint (a file, or ``auto`` = this run's newest one). Returns the file."""
         if str(path) == "auto":
             if self.checkpoints is None:
                 raise ConfigError("resume='auto' needs an out_dir")
-            found = self.checkpoints.latest()
+            found = self._newest_good_checkpoint()
             if found is None:
                 return Path()
             path = found
-        self.load_state_dict(load_checkpoint(path, map_location="cpu"))  # modules copy to their device
+        state = load_checkpoint(path, map_location="cpu")  # modules copy to their device
+        check_state_fits(path, "backbone", state["backbone"], self.model)
+        fit = objective_state_to_check(self.objective, state["objective"])  # full tensors: this rank's rows
+        check_state_fits(path, "objective (head, memory)", fit, self.objective)
+        self.load_state_dict(state)
         self.logger.message(
             f"resumed from {path} at step {self.global_step} (epoch {self.epoch}, "
             f"step {self.step_in_epoch} of {self.steps_per_epoch})"
@@ -312,10 +377,16 @@ class Trainer:
         return Path(path)
 
     def save(self) -> Path | None:
-        """Rank 0 writes the checkpoint; every rank waits for it."""
+        """Rank 0 writes the checkpoint; every rank waits for it.
+
+        A class-sharded objective's state is gathered to rank 0 first (every rank takes part), so
+        the file holds full per-class tensors and resumes at any world size.
+        """
         path = None
-        if self.checkpoints is not None and self.ctx.is_main:
-            path = self.checkpoints.save(self.state_dict(), self.global_step)
+        if self.checkpoints is not None and (self.ctx.is_main or is_sharded(self.objective)):
+            state = self.state_dict()
+            if self.ctx.is_main:
+                path = self.checkpoints.save(state, self.global_step)
         if self.ctx.distributed:
             dist.barrier()
         return path
@@ -323,7 +394,9 @@ class Trainer:
     # ------------------------------------------------------------------ loop
     def _refresh_concentration(self) -> None:
         self.objective.refresh_concentration()  # type: ignore[operator]
-        if self.ctx.distributed:  # memory updates are identical in exact arithmetic; pin them bit-exactly
+        # replicated: memory updates are identical in exact arithmetic; pin them bit-exactly
+        # (a sharded objective's ranks hold different classes)
+        if self.ctx.distributed and not is_sharded(self.objective):
             for buffer in self.objective.buffers():
                 dist.broadcast(buffer, src=0)
 
@@ -360,6 +433,12 @@ class Trainer:
             self.logger.summary = {"status": "aborted", "global_step": self.global_step, "error": str(err)}
             self.logger.message(str(err))
             raise
+        except RuntimeError as err:
+            if not (self.ctx.distributed and is_communication_error(err)) or isinstance(err, LostRankError):
+                raise
+            message = describe_lost_ranks(self.ctx, self.global_step + 1, err)
+            self.logger.summary = {"status": "lost_rank", "global_step": self.global_step, "error": message}
+            raise LostRankError(message) from err
         finally:
             self.logger.write_metrics()
             self.logger.close()
@@ -393,6 +472,7 @@ class Trainer:
         while True:
             images, labels = next(batches)
             t_data = time.perf_counter()
+            mark_alive(self.ctx, self.global_step + 1)  # entering the step's collectives: see describe_lost_ranks
             out = self._step(images, labels)
             self._refresh_concentration_if_due()
             self._record_step(run, out, data_wait=t_data - t_prev, step_time=time.perf_counter() - t_prev)
@@ -525,17 +605,40 @@ def train(
     Under torchrun, call ``init_distributed()`` first; ``cfg.schedule.batch_size`` is the global
     batch. ``model`` / ``objective_factory`` replace ``create_backbone`` / ``build_objective``
     (both are built after seeding, so runs are reproducible). Raises ``NonFiniteLossError`` after
-    too many non-finite steps in a row.
+    too many non-finite steps in a row, ``OutputLockedError`` (on every rank) when another live
+    process writes the same run directory.
     """
-    trainer = Trainer(
-        cfg,
-        train_set,
-        evaluate_fn=evaluate_fn,
-        out_dir=cfg.runtime.out_dir if out_dir is None else out_dir,
-        progress=progress,
-        model=model,
-        objective_factory=objective_factory,
-    )
-    if resume is not None:
-        trainer.resume(resume)
-    return trainer.run()
+    out = cfg.runtime.out_dir if out_dir is None else out_dir
+    lock = _lock_run_directory(out, current_context(cfg.runtime.device))
+    try:
+        trainer = Trainer(
+            cfg,
+            train_set,
+            evaluate_fn=evaluate_fn,
+            out_dir=out,
+            progress=progress,
+            model=model,
+            objective_factory=objective_factory,
+        )
+        if resume is not None:
+            trainer.resume(resume)
+        return trainer.run()
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _lock_run_directory(out: str | Path | None, ctx: DistContext) -> OutputLock | None:
+    """Rank 0 locks the run directory (one writer per run); every rank raises if it could not."""
+    lock = OutputLock(out, "clusterface train") if out is not None and ctx.is_main else None
+    refused: OutputLockedError | None = None
+    if lock is not None:
+        try:
+            lock.acquire()
+        except OutputLockedError as err:
+            refused = err
+    if ctx.distributed and all_reduce_max(1.0 if refused else 0.0, ctx) and refused is None:
+        raise OutputLockedError(f"{out}: rank 0 could not lock the run directory (see its message)")
+    if refused is not None:
+        raise refused
+    return lock
