@@ -199,7 +199,7 @@ def write_ablation_report(
         "",
         "Every row of a seed trains from the same initial weights on the same batches; rows are compared "
         "paired by seed. Intervals: 95 %, Student t over seeds. Where a paired interval contains 0 the "
-        "verdict is 'no detectable difference'. All metrics: higher is better.",
+        "verdict is 'no detectable difference'. For every metric a larger value is the stronger result.",
         "",
     ]
     for ds_name, ds in summary["datasets"].items():
