@@ -239,3 +239,31 @@ def test_sampled_columns_match_full_head_on_those_columns():
     full = head(x, labels)
     part = head(x, labels, columns)
     torch.testing.assert_close(part, full[:, columns])
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_dividing_by_row_norms_equals_normalising_w_forward_and_backward(dtype):
+    """The head divides x̂ W^T by ||w_k|| instead of normalising W: same loss, same gradients (x and W)."""
+    torch.manual_seed(3)
+    b, c, d = 16, 300, 32
+    head = make_head("arcface", c, d, dtype=dtype)
+    with torch.no_grad():  # rows of very different norms, one of them zero (the eps floor)
+        head.weight.mul_(torch.logspace(-3, 2, c, dtype=dtype).unsqueeze(1))
+        head.weight[7].zero_()
+    labels = torch.randint(0, c, (b,))
+    x = torch.randn(b, d, dtype=dtype, requires_grad=True)
+    w_ref = head.weight.detach().clone().requires_grad_(True)
+    x_ref = x.detach().clone().requires_grad_(True)
+    loss = F.cross_entropy(head(x, labels), labels)
+    loss.backward()
+    cos_ref = F.normalize(x_ref, dim=1, eps=1e-6) @ F.normalize(w_ref, dim=1, eps=1e-6).t()
+    loss_ref = F.cross_entropy(head.margin(cos_ref, labels) * head.scale, labels)
+    loss_ref.backward()
+    tol = {"rtol": 1e-12, "atol": 1e-12} if dtype == torch.float64 else {"rtol": 1e-5, "atol": 1e-6}
+    torch.testing.assert_close(loss, loss_ref, **tol)
+    torch.testing.assert_close(x.grad, x_ref.grad, **tol)
+    # W's rows span five decades of norm (gradient ~ 1/||w_k||): compare each row on its own scale
+    row_scale = w_ref.grad.abs().amax(dim=1, keepdim=True).clamp_min(1e-30)
+    rel = 1e-12 if dtype == torch.float64 else 1e-5
+    assert float(((head.weight.grad - w_ref.grad).abs() / row_scale).max()) <= rel
+    assert float(head.weight.grad[7].abs().max()) > 0  # the zero row still learns (as with normalise)

@@ -208,6 +208,22 @@ class ObjectiveConfig(Section):
     )
     warmup_epochs: float = Field(1.0, ge=0, description="plain ArcFace while the memory fills")
     num_negatives: int | None = Field(None, ge=1, description="sampled negative centres; None = all")
+    sharding: Literal["replicated", "classes"] = Field(
+        "replicated",
+        description=(
+            "per-class state (W, centres, phi, m, tau) on every rank (replicated) or split by class "
+            "across the ranks of torchrun (classes: model-parallel head, Partial FC)"
+        ),
+    )
+    sample_rate: float = Field(
+        1.0,
+        gt=0,
+        le=1,
+        description=(
+            "Partial FC: fraction of classes whose logits (and SCC centres) a step uses, always "
+            "with every positive of the batch; 1.0 = all classes"
+        ),
+    )
     momentum_every_steps: int = Field(
         1,
         ge=1,
@@ -216,6 +232,14 @@ class ObjectiveConfig(Section):
             "k > 1 trades centre freshness for speed (benchmarks/README.md, Method)"
         ),
     )
+
+    @model_validator(mode="after")
+    def _one_sampling_rule(self) -> ObjectiveConfig:
+        if self.num_negatives is not None and self.sample_rate < 1.0:
+            raise ValueError("set objective.num_negatives or objective.sample_rate < 1, not both")
+        if self.num_negatives is not None and self.sharding == "classes":
+            raise ValueError("objective.sharding=classes samples classes with objective.sample_rate, not num_negatives")
+        return self
 
 
 class OptimConfig(Section):
@@ -250,6 +274,9 @@ class RuntimeConfig(Section):
     seed: int = 0
     dist_timeout_s: int = Field(120, ge=1, description="process-group timeout under torchrun")
     max_consecutive_nonfinite: int = Field(5, ge=1, description="abort after this many non-finite steps in a row")
+    sync_bn: bool = Field(
+        False, description="GPU DDP: BatchNorm statistics over the global batch (SyncBatchNorm); refused on CPU"
+    )
 
     @field_validator("amp", mode="before")
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -23,7 +24,9 @@ from clusterface.heads.margin import Margin
 from clusterface.losses.align_loss import ClusterAlignLoss
 from clusterface.losses.joint_objective import JointObjective
 from clusterface.losses.scc_loss import SCCLoss
+from clusterface.losses.sharded_objective import ShardedJointObjective
 from clusterface.memory.class_centre_memory import ClassCentreMemory
+from clusterface.memory.class_partition import ClassPartition, init_rows_like_full
 
 
 def build_memory(cfg: Config, num_classes: int) -> ClassCentreMemory:
@@ -91,25 +94,40 @@ def build_margin(cfg: Config, memory: ClassCentreMemory | None) -> Margin:
 
 
 def build_objective(cfg: Config, num_classes: int) -> JointObjective:
-    """JointObjective for ``cfg`` and ``num_classes`` classes (docs/method.md, Ablation rows).
+    """The objective for ``cfg`` and ``num_classes`` classes (docs/method.md, Ablation rows and Scale).
 
     The memory exists only when something reads it (cluster-guided margin, SCC or align),
     so the ArcFace/CosFace baselines carry no C x d centre buffers.
+    ``objective.sharding=classes`` builds a ``ShardedJointObjective`` holding this rank's class
+    range of the initialised process group (all classes at world size 1); its W rows are the
+    replicated initialisation's rows, drawn from the same RNG stream.
+    ``objective.sample_rate`` < 1 in the replicated objective samples ceil(rate * C) columns
+    (the ``num_negatives`` mechanism).
     """
     obj = cfg.objective
     needs_memory = cfg.margin.kind == "cluster_guided" or obj.use_scc or obj.use_align
+    common: dict[str, Any] = {
+        "scc": SCCLoss(obj.temperature, adaptive=obj.adaptive_temperature) if obj.use_scc else None,
+        "align": ClusterAlignLoss() if obj.use_align else None,
+        "lambda_scc": obj.lambda_scc,
+        "lambda_align": obj.lambda_align,
+        "warmup_epochs": obj.warmup_epochs,
+        "use_momentum_encoder": obj.use_momentum_encoder,
+        "momentum_every_steps": obj.momentum_every_steps,
+        "seed": cfg.runtime.seed,
+    }
+    dim = cfg.model.embedding_dim
+    if obj.sharding == "classes":
+        partition = ClassPartition.current(num_classes)
+        memory = build_memory(cfg, partition.size) if needs_memory else None
+        weight = init_rows_like_full(partition, dim, 0.01)
+        classifier = CosineClassifier(partition.size, dim, build_margin(cfg, memory), cfg.margin.scale, weight)
+        return ShardedJointObjective(
+            classifier, memory, partition, sample_rate=obj.sample_rate, num_negatives=None, **common
+        )
     memory = build_memory(cfg, num_classes) if needs_memory else None
-    classifier = CosineClassifier(num_classes, cfg.model.embedding_dim, build_margin(cfg, memory), cfg.margin.scale)
-    return JointObjective(
-        classifier,
-        memory,
-        scc=SCCLoss(obj.temperature, adaptive=obj.adaptive_temperature) if obj.use_scc else None,
-        align=ClusterAlignLoss() if obj.use_align else None,
-        lambda_scc=obj.lambda_scc,
-        lambda_align=obj.lambda_align,
-        warmup_epochs=obj.warmup_epochs,
-        num_negatives=obj.num_negatives,
-        use_momentum_encoder=obj.use_momentum_encoder,
-        momentum_every_steps=obj.momentum_every_steps,
-        seed=cfg.runtime.seed,
-    )
+    classifier = CosineClassifier(num_classes, dim, build_margin(cfg, memory), cfg.margin.scale)
+    num_negatives = obj.num_negatives
+    if obj.sample_rate < 1.0:
+        num_negatives = math.ceil(obj.sample_rate * num_classes)
+    return JointObjective(classifier, memory, num_negatives=num_negatives, **common)

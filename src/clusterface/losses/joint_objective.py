@@ -30,6 +30,8 @@ class JointObjective(nn.Module):
     shape and otherwise ignored.
     """
 
+    sharded = False  # replicated: every rank holds all C classes (ClassObjective)
+
     def __init__(
         self,
         classifier: CosineClassifier,
@@ -139,3 +141,22 @@ class JointObjective(nn.Module):
             tau = self.scc.temperature  # the temperature actually in use
             out.update(temperature_mean=tau, temperature_min=tau, temperature_max=tau)
         return out
+
+    # ------------------------------------------------- ClassObjective: world-size-independent state
+    def full_state_dict(self) -> dict[str, torch.Tensor]:
+        """All per-class state as full (C, ...) tensors: here simply the state dict."""
+        return dict(self.state_dict())
+
+    def load_full_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        """Load a full state, replicated or saved by a class-sharded run (its extra keys are dropped)."""
+        self.load_state_dict({k: v for k, v in state.items() if k not in SHARDED_ONLY_KEYS})
+
+    def gather_rows(self, local: torch.Tensor) -> torch.Tensor | None:
+        return local
+
+    def shard_rows(self, full: torch.Tensor) -> torch.Tensor:
+        return full
+
+
+# Keys that only a class-sharded objective writes (its sampling stream's step counter).
+SHARDED_ONLY_KEYS = frozenset({"sampling_step"})

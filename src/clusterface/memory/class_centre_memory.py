@@ -12,6 +12,7 @@ from typing import Literal
 import torch
 from torch import nn
 
+from clusterface.memory.class_partition import ClassPartition
 from clusterface.memory.concentration import (
     adaptive_temperatures,
     cluster_guided_margins,
@@ -119,16 +120,21 @@ class ClassCentreMemory(nn.Module):
         self.known.index_fill_(0, labels, True)
 
     @torch.no_grad()
-    def refresh(self) -> None:
+    def refresh(self, partition: ClassPartition | None = None) -> None:
         """Recompute phi~, m and tau from the window, then reset the window (docs/method.md, Concentration).
 
         Classes not seen in this window keep their previous phi~/m/tau; classes never
         seen keep m0 and tau0 and stay masked (``known`` False).
+
+        ``partition``: this memory holds only its rank's rows of a class-sharded memory. The
+        fill/clip (max and percentiles of phi), the standardisation (mean/std of phi~) and
+        the temperature's mean(phi~) are global statistics: each rank all-gathers its
+        per-class scalars (phi, n_k, valid, seen: 4 numbers per class, once per refresh, never
+        during a step), applies the same functions to the whole C-vector as one process
+        would, and keeps its own rows. Results therefore equal the replicated memory's.
         """
         counts = self.window_counts
         seen = counts > 0
-        if not bool(seen.any()):
-            return
         if self.concentration_kind == "rms":
             phi = concentration_rms(self.window_sums, counts, self.alpha)
         else:
@@ -138,15 +144,29 @@ class ClassCentreMemory(nn.Module):
         # carry over old values for classes absent from this window; n = 2 keeps them out of
         # the "n_k <= 1 -> max phi" rule.
         effective_counts = torch.where(seen, counts, torch.full_like(counts, 2))
-        clipped = fill_and_clip(phi, effective_counts, valid, self.clip_percentiles)
+        all_phi, all_counts, all_valid, all_seen = phi, effective_counts, valid, seen
+        if partition is not None and partition.distributed:
+            scalars = torch.stack([phi.double(), effective_counts.double(), valid.double(), seen.double()], dim=1)
+            gathered = partition.all_gather_rows(scalars)
+            all_phi, all_counts = gathered[:, 0].to(phi.dtype), gathered[:, 1].to(counts.dtype)
+            all_valid, all_seen = gathered[:, 2] > 0, gathered[:, 3] > 0
+        if not bool(all_seen.any()):
+            return
+        clipped = fill_and_clip(all_phi, all_counts, all_valid, self.clip_percentiles)
+        all_concentration = torch.where(all_valid, clipped, all_phi)  # = old phi~ where not valid
+        all_margins = cluster_guided_margins(
+            all_concentration, all_valid, self.base_margin, self.margin_delta, self.margin_beta
+        )
+        all_temperatures = adaptive_temperatures(all_concentration, all_valid, self.base_temperature)
+        if partition is not None and partition.distributed:
+            own = slice(partition.start, partition.stop)
+            clipped, all_margins, all_temperatures = clipped[own], all_margins[own], all_temperatures[own]
         self.concentration.copy_(torch.where(valid, clipped, self.concentration))
         self.has_concentration.copy_(valid)
-        new_margins = cluster_guided_margins(
-            self.concentration, valid, self.base_margin, self.margin_delta, self.margin_beta
-        )
+        new_margins = all_margins
         rho = self.margin_smoothing
         self.margins.copy_(rho * self.margins + (1.0 - rho) * new_margins if rho > 0 else new_margins)
-        self.temperatures.copy_(adaptive_temperatures(self.concentration, valid, self.base_temperature))
+        self.temperatures.copy_(all_temperatures)
         self.reset_window()
 
     @torch.no_grad()

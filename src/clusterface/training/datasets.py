@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 from torch.utils.data import Dataset
@@ -48,14 +49,50 @@ def _synth_on_the_fly(cfg: Config) -> Dataset:
     return SynthFacesDataset(cfg.synth, split="train")
 
 
+# How long ranks 1..N-1 wait for rank 0 to write SynthFaces (longer than any process-group timeout).
+SYNTH_WAIT_S = 6 * 3600
+
+
+def synth_on_main_rank(cfg: Config) -> Path:
+    """Write (or reuse) SynthFaces on rank 0 only; other ranks wait, then read. Returns the train folder.
+
+    Under torchrun every rank builds the dataset; were each to call the writer, they would write
+    the same folder at once and one could delete another's temporary files. Rank 0 writes; the
+    others wait on a gloo group of their own whose timeout (``SYNTH_WAIT_S``) outlasts the
+    generation (the training group's timeout is minutes), and raise rank 0's error if it failed.
+    """
+    import torch.distributed as dist
+
+    from clusterface.synth import generate_dataset, synth_paths
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return generate_dataset(cfg.synth, progress=True).train_dir
+    group = dist.new_group(backend="gloo", timeout=timedelta(seconds=SYNTH_WAIT_S))
+    try:
+        failure: Exception | None = None
+        box: list[str | None] = [None]
+        if dist.get_rank() == 0:
+            try:
+                generate_dataset(cfg.synth, progress=True)
+            except Exception as err:  # reported to the other ranks, then raised here
+                failure, box[0] = err, f"{type(err).__name__}: {err}"
+        dist.broadcast_object_list(box, src=0, group=group)
+        if failure is not None:
+            raise failure
+        if box[0] is not None:
+            raise RuntimeError(f"rank 0 could not write SynthFaces to {cfg.synth.root}: {box[0]}")
+    finally:
+        dist.destroy_process_group(group)
+    return synth_paths(Path(cfg.synth.root)).train_dir
+
+
 @register_train_source("synth-disk")
 def _synth_on_disk(cfg: Config) -> Dataset:
     from clusterface.data import ImageFolderDataset
-    from clusterface.synth import generate_dataset
 
-    paths = generate_dataset(cfg.synth, progress=True)
+    train_dir = synth_on_main_rank(cfg)
     return ImageFolderDataset(
-        paths.train_dir, bad_file_policy=cfg.data.bad_file_policy, max_bad_fraction=cfg.data.max_bad_fraction
+        train_dir, bad_file_policy=cfg.data.bad_file_policy, max_bad_fraction=cfg.data.max_bad_fraction
     )
 
 

@@ -101,30 +101,40 @@ def all_gather_tensor(x: torch.Tensor, ctx: DistContext) -> torch.Tensor:
 class _GatherWithGrad(torch.autograd.Function):
     """All-gather whose backward returns this rank's slice of the gradient times world size.
 
-    Every rank computes the same objective on the gathered global batch, so the gradient of the
-    gathered tensor is identical on every rank; DDP then averages backbone gradients over ranks,
-    hence the factor world size, which makes the result equal to a single process on the global
-    batch.
+    Replicated objective: every rank computes the same objective on the gathered global batch, so
+    the gradient of the gathered tensor is identical on every rank; DDP then averages backbone
+    gradients over ranks, hence the factor world size, which makes the result equal to a single
+    process on the global batch.
+    Class-sharded objective (``sum_gradients``): each rank's gradient of the gathered tensor is
+    only its classes' share, so the shares are first summed over ranks (an all-reduce of B x d
+    values: the true adjoint of the all-gather), then sliced and scaled as above.
     """
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, world_size: int, rank: int) -> torch.Tensor:  # type: ignore[override]
-        ctx.world_size, ctx.rank, ctx.n = world_size, rank, x.shape[0]
+    def forward(ctx, x: torch.Tensor, world_size: int, rank: int, sum_gradients: bool) -> torch.Tensor:  # type: ignore[override]
+        ctx.world_size, ctx.rank, ctx.n, ctx.sum_gradients = world_size, rank, x.shape[0], sum_gradients
         parts = [torch.empty_like(x) for _ in range(world_size)]
         dist.all_gather(parts, x.contiguous())
         return torch.cat(parts, dim=0)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
+        if ctx.sum_gradients:
+            grad = grad.contiguous()
+            dist.all_reduce(grad)
         start = ctx.rank * ctx.n
-        return grad[start : start + ctx.n] * ctx.world_size, None, None
+        return grad[start : start + ctx.n] * ctx.world_size, None, None, None
 
 
-def all_gather_with_grad(x: torch.Tensor, ctx: DistContext) -> torch.Tensor:
-    """All-gather ``x`` (B, ...) -> (world*B, ...) keeping the autograd path to this rank's rows."""
+def all_gather_with_grad(x: torch.Tensor, ctx: DistContext, sum_gradients: bool = False) -> torch.Tensor:
+    """All-gather ``x`` (B, ...) -> (world*B, ...) keeping the autograd path to this rank's rows.
+
+    ``sum_gradients``: the ranks' gradients of the result are partial (class-sharded objective)
+    and are summed before this rank takes its rows.
+    """
     if not ctx.distributed:
         return x
-    return _GatherWithGrad.apply(x, ctx.world_size, ctx.rank)
+    return _GatherWithGrad.apply(x, ctx.world_size, ctx.rank, sum_gradients)
 
 
 # ------------------------------------------------------------------------------- lost ranks

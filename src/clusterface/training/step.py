@@ -10,6 +10,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from clusterface.losses.class_objective import is_sharded
 from clusterface.models.preprocess import normalize_images
 from clusterface.training.distributed import DistContext, all_gather_tensor, all_gather_with_grad, all_reduce_max
 
@@ -72,6 +73,14 @@ class TrainStep:
         self.amp_dtype = AMP_DTYPES.get(amp)
         self.scaler = torch.amp.GradScaler(ctx.device.type) if amp == "fp16" else None
         self.params = [p for m in (raw_model, objective) for p in m.parameters() if p.requires_grad]
+        # A class-sharded objective's parameters (W rows) belong to one rank each: never averaged.
+        self.sharded = is_sharded(objective)
+        if self.sharded and amp == "fp16":
+            # GradScaler skips a step when *its* gradients overflow: with W split by class the ranks
+            # would disagree and drift apart
+            raise ValueError("objective.sharding=classes needs runtime.amp=bf16 or off (fp16's scaler is per rank)")
+        self.sharded_params = [p for p in objective.parameters() if p.requires_grad] if self.sharded else []
+        self.replicated_params = [p for p in raw_model.parameters() if p.requires_grad] if self.sharded else []
 
     def _autocast(self) -> Any:
         return torch.autocast(
@@ -79,7 +88,7 @@ class TrainStep:
         )
 
     def _sync_objective_grads(self) -> None:
-        if not self.ctx.distributed:
+        if not self.ctx.distributed or self.sharded:
             return
         grads = [p.grad for p in self.objective.parameters() if p.grad is not None]
         if grads:
@@ -90,6 +99,26 @@ class TrainStep:
             for g in grads:
                 g.copy_(flat[offset : offset + g.numel()].view_as(g))
                 offset += g.numel()
+
+    def _clip(self, max_norm: float) -> float:
+        """Clip all gradients to a global norm; returns the norm before clipping.
+
+        Sharded: the norm of W's gradient is the sum over ranks of each shard's squared norm (one
+        scalar all-reduce); the backbone's gradients are already identical on every rank.
+        """
+        if not self.sharded:
+            return float(torch.nn.utils.clip_grad_norm_(self.params, max_norm))
+        grads = [p.grad for p in self.replicated_params if p.grad is not None]
+        shard = [p.grad for p in self.sharded_params if p.grad is not None]
+        device = self.ctx.device
+        replicated_sq = torch.nn.utils.get_total_norm(grads).pow(2) if grads else torch.zeros((), device=device)
+        shard_sq = torch.nn.utils.get_total_norm(shard).pow(2) if shard else torch.zeros((), device=device)
+        if self.ctx.distributed:
+            shard_sq = shard_sq.to(torch.float64)
+            dist.all_reduce(shard_sq)
+        total = torch.sqrt(replicated_sq.double() + shard_sq.double()).float()
+        torch.nn.utils.clip_grads_with_norm_(self.params, max_norm, total)
+        return float(total)
 
     def _wants_momentum(self, step: int) -> bool:
         if self.momentum_encoder is None:
@@ -109,7 +138,7 @@ class TrainStep:
         with self._autocast():
             embeddings = self.model(x)
             momentum = self.momentum_encoder(x).float() if run_momentum and self.momentum_encoder else None
-        embeddings = all_gather_with_grad(embeddings.float(), ctx)
+        embeddings = all_gather_with_grad(embeddings.float(), ctx, sum_gradients=self.sharded)
         all_labels = all_gather_tensor(labels, ctx)
         if momentum is not None:
             momentum = all_gather_tensor(momentum, ctx)
@@ -124,7 +153,7 @@ class TrainStep:
         if self.scaler is not None:
             self.scaler.unscale_(self.optimizer)
         max_norm = self.grad_clip if self.grad_clip is not None else math.inf
-        grad_norm = float(torch.nn.utils.clip_grad_norm_(self.params, max_norm))
+        grad_norm = self._clip(max_norm)
         # fp16: inf/nan gradients with a finite loss are the scaler's business (it skips and rescales).
         applied = loss_finite and (self.scaler is not None or math.isfinite(grad_norm))
         if applied:

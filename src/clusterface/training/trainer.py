@@ -8,6 +8,7 @@ The loop only sequences the parts: data (``sampler``), one step (``step``), sche
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ from torch.utils.data import DataLoader, Dataset
 from clusterface.checkpoint import CheckpointError, check_state_fits, load_checkpoint
 from clusterface.config import Config, ConfigError, config_to_dict, save_config
 from clusterface.data.output_lock import OutputLock, OutputLockedError
+from clusterface.losses.class_objective import is_sharded
 from clusterface.training.checkpoint import CheckpointRotation
 from clusterface.training.distributed import (
     DistContext,
@@ -38,6 +40,13 @@ from clusterface.training.optim import build_optimizer, build_scheduler
 from clusterface.training.progress import TrainLogger
 from clusterface.training.rng import capture_rng_state, restore_rng_state, seed_everything
 from clusterface.training.sampler import ResumableDistributedBatchSampler
+from clusterface.training.sharded_state import (
+    load_objective_full_state,
+    load_optimizer_full_state,
+    objective_full_state,
+    objective_state_to_check,
+    optimizer_full_state,
+)
 from clusterface.training.signals import EXIT_CODES, GracefulInterrupt
 from clusterface.training.step import StepOutput, TrainStep
 
@@ -126,6 +135,22 @@ def flip_mask(seed: int, global_step: int, global_batch: int, ctx: DistContext) 
     return mask[ctx.rank * b : (ctx.rank + 1) * b]
 
 
+def with_sync_batchnorm(model: nn.Module, ctx: DistContext) -> nn.Module:
+    """``runtime.sync_bn``: BatchNorm layers -> SyncBatchNorm (statistics over the global batch under DDP).
+
+    SyncBatchNorm runs on CUDA (NCCL) only: on CPU this refuses with the fix. In one process it is
+    plain BatchNorm, so it is allowed there with a warning.
+    """
+    if ctx.device.type != "cuda":
+        raise ValueError(
+            "runtime.sync_bn=true needs CUDA GPUs (SyncBatchNorm has no CPU/gloo implementation); "
+            "set runtime.sync_bn=false for CPU training"
+        )
+    if not ctx.distributed:
+        warnings.warn("runtime.sync_bn has no effect in a single process (plain BatchNorm)", stacklevel=2)
+    return nn.SyncBatchNorm.convert_sync_batchnorm(model)
+
+
 class Trainer:
     """Builds the parts of a run from ``cfg`` (or takes them), runs epochs, saves and resumes state."""
 
@@ -203,6 +228,8 @@ class Trainer:
             model = create_backbone(
                 cfg.model.backbone, embedding_dim=cfg.model.embedding_dim, dropout=cfg.model.dropout
             )
+        if cfg.runtime.sync_bn:
+            model = with_sync_batchnorm(model, self.ctx)
         memory_format = torch.channels_last if cfg.model.channels_last else torch.contiguous_format
         return model.to(self.ctx.device, memory_format=memory_format)  # type: ignore[call-overload]
 
@@ -266,8 +293,8 @@ class Trainer:
         state: dict[str, Any] = {
             "config": config_to_dict(self.cfg),
             "backbone": self.model.state_dict(),
-            "objective": self.objective.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
+            "objective": objective_full_state(self.objective),
+            "optimizer": optimizer_full_state(self.optimizer, self.objective),
             "scheduler": self.scheduler.state_dict(),
             "position": {
                 "epoch": self.epoch,
@@ -285,7 +312,9 @@ class Trainer:
         if self.step_fn.scaler is not None:
             state["grad_scaler"] = self.step_fn.scaler.state_dict()
         sampling = getattr(self.objective, "sampling_generator", None)
-        if isinstance(sampling, torch.Generator):  # sampled negative centres: their own random stream
+        # sampled negative centres (replicated): their own random stream; a sharded objective keeps
+        # its own step counter in its state instead
+        if isinstance(sampling, torch.Generator) and not is_sharded(self.objective):
             state["negative_sampling_rng"] = sampling.get_state()
         return state
 
@@ -297,8 +326,8 @@ class Trainer:
                 f"{pos['global_batch']}, this run has {self.steps_per_epoch} of {self.cfg.schedule.batch_size}"
             )
         self.model.load_state_dict(state["backbone"])
-        self.objective.load_state_dict(state["objective"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        load_objective_full_state(self.objective, state["objective"])
+        load_optimizer_full_state(self.optimizer, self.objective, state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         if self.momentum_encoder is not None and "momentum_encoder" in state:
             self.momentum_encoder.load_state_dict(state["momentum_encoder"])
@@ -311,7 +340,7 @@ class Trainer:
         self.logger.evaluations = list(state.get("logger", {}).get("evaluations", []))
         restore_rng_state(state["rng"])
         sampling = getattr(self.objective, "sampling_generator", None)
-        if isinstance(sampling, torch.Generator) and "negative_sampling_rng" in state:  # older checkpoints lack it
+        if isinstance(sampling, torch.Generator) and "negative_sampling_rng" in state:  # older ones lack it
             sampling.set_state(state["negative_sampling_rng"])
 
     def _newest_good_checkpoint(self) -> Path | None:
@@ -338,7 +367,8 @@ class Trainer:
             path = found
         state = load_checkpoint(path, map_location="cpu")  # modules copy to their device
         check_state_fits(path, "backbone", state["backbone"], self.model)
-        check_state_fits(path, "objective (head, memory)", state["objective"], self.objective)
+        fit = objective_state_to_check(self.objective, state["objective"])  # full tensors: this rank's rows
+        check_state_fits(path, "objective (head, memory)", fit, self.objective)
         self.load_state_dict(state)
         self.logger.message(
             f"resumed from {path} at step {self.global_step} (epoch {self.epoch}, "
@@ -347,10 +377,16 @@ class Trainer:
         return Path(path)
 
     def save(self) -> Path | None:
-        """Rank 0 writes the checkpoint; every rank waits for it."""
+        """Rank 0 writes the checkpoint; every rank waits for it.
+
+        A class-sharded objective's state is gathered to rank 0 first (every rank takes part), so
+        the file holds full per-class tensors and resumes at any world size.
+        """
         path = None
-        if self.checkpoints is not None and self.ctx.is_main:
-            path = self.checkpoints.save(self.state_dict(), self.global_step)
+        if self.checkpoints is not None and (self.ctx.is_main or is_sharded(self.objective)):
+            state = self.state_dict()
+            if self.ctx.is_main:
+                path = self.checkpoints.save(state, self.global_step)
         if self.ctx.distributed:
             dist.barrier()
         return path
@@ -358,7 +394,9 @@ class Trainer:
     # ------------------------------------------------------------------ loop
     def _refresh_concentration(self) -> None:
         self.objective.refresh_concentration()  # type: ignore[operator]
-        if self.ctx.distributed:  # memory updates are identical in exact arithmetic; pin them bit-exactly
+        # replicated: memory updates are identical in exact arithmetic; pin them bit-exactly
+        # (a sharded objective's ranks hold different classes)
+        if self.ctx.distributed and not is_sharded(self.objective):
             for buffer in self.objective.buffers():
                 dist.broadcast(buffer, src=0)
 
