@@ -112,6 +112,29 @@ def _phi(
     return concentration_rms(sums, counts, alpha), counts
 
 
+def _difficulty_correlations(cfg: Config, num_classes: int, values: dict[str, np.ndarray]) -> dict[str, float] | None:
+    """Spearman of per-class values with SynthFaces' per-identity nuisance spread (``difficulty`` in images.csv).
+
+    Which classes the margin reaches: the identities that are hard by construction, or something else.
+    """
+    import csv
+
+    if cfg.data.source not in ("synth", "synth-disk"):
+        return None
+    path = Path(cfg.synth.root) / "images.csv"
+    if not path.is_file():
+        return None
+    difficulty: dict[int, float] = {}
+    for row in csv.DictReader(path.open()):
+        if row["split"] == "train":
+            difficulty[int(row["identity"])] = float(row["difficulty"])
+    from clusterface.synth import build_plan
+
+    ids = build_plan(cfg.synth).train_ids.tolist()[:num_classes]  # label k = k-th sorted train identity
+    d = np.array([difficulty[i] for i in ids])
+    return {k: round(float(stats.spearmanr(v[: len(d)], d).statistic), 4) for k, v in values.items()}
+
+
 def concentration_stats(
     checkpoint: Path, replicates: int, seed: int, max_classes: int | None = None
 ) -> dict[str, object]:
@@ -215,6 +238,7 @@ def concentration_stats(
         "spearman_phi_vs_images": round(float(stats.spearmanr(phi_np, n_np).statistic), 4),
         "spearman_spread_vs_images": round(float(stats.spearmanr(spread_np, n_np).statistic), 4),
         "spearman_margin_vs_images": round(float(stats.spearmanr(m_np, n_np).statistic), 4),
+        "vs_synth_difficulty": _difficulty_correlations(cfg, c, {"phi": phi_np, "spread": spread_np, "margin": m_np}),
         "clip": {
             "lower_bound": round(lo_b, 5),
             "upper_bound": round(hi_b, 5),

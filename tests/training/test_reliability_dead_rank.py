@@ -88,10 +88,15 @@ def test_torchrun_reports_the_dead_rank_and_the_rerun_resumes(tmp_path: Path) ->
     script = tmp_path / "job.py"
     script.write_text(SCRIPT)
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", str(free_port())]
-    cmd += [str(script), str(out)]
+
+    def cmd() -> list[str]:
+        # a fresh rendezvous port per launch: the killed run's port may still be held while its
+        # processes wind down, and a rerun rendezvousing there can be aborted
+        launch = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2"]
+        return [*launch, "--master-port", str(free_port()), str(script), str(out)]
+
     killed = subprocess.run(
-        cmd, env=_env(KILL_AFTER_READS=str(KILL_AFTER_READS)), capture_output=True, text=True, timeout=TIMEOUT_S * 3
+        cmd(), env=_env(KILL_AFTER_READS=str(KILL_AFTER_READS)), capture_output=True, text=True, timeout=TIMEOUT_S * 3
     )
     assert killed.returncode != 0
     # torchrun's summary names the rank that died first
@@ -100,7 +105,7 @@ def test_torchrun_reports_the_dead_rank_and_the_rerun_resumes(tmp_path: Path) ->
     steps = sorted(p.name for p in (out / "checkpoints").glob("step-*.pt"))
     assert steps[-1] == "step-00000004.pt"
 
-    rerun = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=TIMEOUT_S * 3)
+    rerun = subprocess.run(cmd(), env=_env(), capture_output=True, text=True, timeout=TIMEOUT_S * 3)
     assert rerun.returncode == 0, rerun.stderr[-2000:]
     assert f"resumed from {out / 'checkpoints' / 'last.pt'} at step 4" in rerun.stdout  # last.pt = step 4
     assert "rank 0 finished at step 16" in rerun.stdout

@@ -18,37 +18,16 @@ import cv2
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-CROP_SIZE = 112
+# The template and the similarity fit are shared with IJB crops and SynthFaces (clusterface.ops); re-exported here.
+from clusterface.ops.face_template import ARCFACE_TEMPLATE as ARCFACE_TEMPLATE
+from clusterface.ops.face_template import similarity_transform as similarity_transform
 
-ARCFACE_TEMPLATE: NDArray[np.float64] = np.array(
-    [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]]
-)
+CROP_SIZE = 112
 
 # dlib order: image-right eye outer and inner corner, image-left eye outer and inner corner, nose base
 DLIB5_TEMPLATE: NDArray[np.float64] = np.array(
     [[79.45, 54.25], [65.8, 54.0], [31.05, 53.65], [44.4, 53.85], [56.15, 80.15]]
 )
-
-
-def similarity_transform(src: ArrayLike, dst: ArrayLike) -> NDArray[np.float64]:
-    """Least-squares similarity (rotation, uniform scale, translation) mapping ``src`` (N, 2) onto ``dst`` (N, 2).
-
-    Umeyama's closed form (1991), the estimate insightface's alignment uses; returns the 2×3 matrix
-    ``M`` with ``dst ≈ M @ [x, y, 1]``. Reflections are excluded.
-    """
-    s = np.asarray(src, dtype=np.float64)
-    d = np.asarray(dst, dtype=np.float64)
-    mu_s, mu_d = s.mean(0), d.mean(0)
-    sc, dc = s - mu_s, d - mu_d
-    cov = dc.T @ sc / len(s)
-    u, sv, vt = np.linalg.svd(cov)
-    sign = np.ones(2)
-    if np.linalg.det(u) * np.linalg.det(vt) < 0:
-        sign[1] = -1.0
-    rot = u @ np.diag(sign) @ vt
-    scale = float((sv * sign).sum() / sc.var(0).sum())
-    t = mu_d - scale * rot @ mu_s
-    return np.hstack([scale * rot, t[:, None]])
 
 
 def apply_transform(m: ArrayLike, points: ArrayLike) -> NDArray[np.float64]:

@@ -33,12 +33,7 @@ from clusterface.data.decode import IMAGE_SIZE, ImageDecodeError, decode_image
 from clusterface.evaluation.embedder import Embedder, as_embedder
 from clusterface.evaluation.extract import extract_embeddings
 from clusterface.evaluation.verification import DEFAULT_FARS, TarAtFar, tar_at_far, tar_at_far_dict
-
-# ArcFace's 5-point template for 112x112 crops (insightface utils/face_align.py)
-ARCFACE_TEMPLATE = np.array(
-    [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]],
-    dtype=np.float32,
-)
+from clusterface.ops.face_template import ARCFACE_TEMPLATE, similarity_transform
 
 
 class IJBFormatError(ValueError):
@@ -163,30 +158,6 @@ def align_face(
     """Warp an image so its 5 landmarks land on the ArcFace template (least-squares similarity transform)."""
     matrix = similarity_transform(landmarks, ARCFACE_TEMPLATE * (size / 112.0))
     return np.asarray(cv2.warpAffine(image_hwc, matrix, (size, size), borderValue=0.0), dtype=np.uint8)
-
-
-def similarity_transform(src: NDArray[np.floating], dst: NDArray[np.floating]) -> NDArray[np.float64]:
-    """2x3 matrix of the least-squares similarity transform src -> dst (Umeyama 1991).
-
-    The same estimate as ``skimage.transform.SimilarityTransform.estimate`` used by insightface's
-    ``norm_crop``.
-    """
-    src = np.asarray(src, dtype=np.float64)
-    dst = np.asarray(dst, dtype=np.float64)
-    mu_s, mu_d = src.mean(0), dst.mean(0)
-    sc, dc = src - mu_s, dst - mu_d
-    cov = dc.T @ sc / len(src)
-    u, sv, vt = np.linalg.svd(cov)
-    d = np.ones(2)
-    if np.linalg.det(cov) < 0:
-        d[-1] = -1.0
-    rot = u @ np.diag(d) @ vt
-    var_s = (sc**2).sum() / len(src)
-    if var_s == 0:
-        raise ValueError("degenerate landmarks (all at one point)")
-    scale = float((sv * d).sum() / var_s)
-    t = mu_d - scale * rot @ mu_s
-    return np.hstack([scale * rot, t[:, None]])
 
 
 def load_ijb_images(meta: IJBMeta, image_dir: Path, size: int = IMAGE_SIZE, progress: bool = True) -> NDArray[np.uint8]:

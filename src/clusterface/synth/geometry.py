@@ -13,11 +13,6 @@ from dataclasses import dataclass
 import numpy as np
 
 SIZE = 112
-# ArcFace 5-point template for 112x112 crops (insightface): eyes, nose tip, mouth corners.
-ARCFACE_TEMPLATE = np.array(
-    [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]],
-    dtype=np.float64,
-)
 
 
 def rotation_matrix(yaw_deg: float, pitch_deg: float, roll_deg: float) -> np.ndarray:
@@ -27,17 +22,6 @@ def rotation_matrix(yaw_deg: float, pitch_deg: float, roll_deg: float) -> np.nda
     rx = np.array([[1, 0, 0], [0, np.cos(p), -np.sin(p)], [0, np.sin(p), np.cos(p)]])
     rz = np.array([[np.cos(r), -np.sin(r), 0], [np.sin(r), np.cos(r), 0], [0, 0, 1]])
     return rz @ rx @ ry
-
-
-def fit_similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """Least-squares similarity (rotation, scale, shift; no reflection) mapping src -> dst; (2, 3)."""
-    mu_s, mu_d = src.mean(0), dst.mean(0)
-    s, d = src - mu_s, dst - mu_d
-    norm = float((s**2).sum())
-    a = float((s * d).sum()) / norm
-    b = float((s[:, 0] * d[:, 1] - s[:, 1] * d[:, 0]).sum()) / norm
-    lin = np.array([[a, -b], [b, a]])
-    return np.hstack([lin, (mu_d - lin @ mu_s)[:, None]])
 
 
 def similarity_about(

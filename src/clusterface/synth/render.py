@@ -24,12 +24,12 @@ from typing import Any, TypeVar
 import cv2
 import numpy as np
 
+from clusterface.ops.face_template import ARCFACE_TEMPLATE
+from clusterface.ops.face_template import similarity_transform as fit_similarity
 from clusterface.synth.geometry import (
-    ARCFACE_TEMPLATE,
     SIZE,
     Camera,
     Ellipsoid,
-    fit_similarity,
     make_ellipsoid,
     rotation_matrix,
     similarity_about,
