@@ -64,7 +64,11 @@ def ablate_command(
         typer.Option("--baseline", help="Row the others are compared with (default: the ArcFace row)."),
     ] = None,
     quick: Annotated[
-        bool, typer.Option("--quick", help="Every row, seeds 0,1, 64 small identities, 2 epochs: a few minutes.")
+        bool,
+        typer.Option(
+            "--quick",
+            help="Rows 1, 6, 7 (ArcFace, full, no momentum) unless --rows; seeds 0,1; 64 identities; 2 epochs.",
+        ),
     ] = False,
     report_only: Annotated[
         bool, typer.Option("--report-only", help="Only rebuild the report from the cell records in --results-dir.")
@@ -104,6 +108,7 @@ def _run_cells(
     from clusterface.workflows.ablation import (
         DEFAULT_DATASETS,
         DEFAULT_SEEDS,
+        QUICK_ROWS,
         QUICK_SEEDS,
         StudyInterrupted,
         load_rows,
@@ -114,7 +119,7 @@ def _run_cells(
 
     try:
         cells = plan_study(
-            load_rows(rows),
+            load_rows(rows or (list(QUICK_ROWS) if quick else None)),
             _seeds(seeds) if seeds else list(QUICK_SEEDS if quick else DEFAULT_SEEDS),
             [parse_dataset(d) for d in (datasets or DEFAULT_DATASETS)],
             config_path=config,

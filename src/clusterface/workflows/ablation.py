@@ -73,6 +73,11 @@ QUICK_DEFAULTS: dict[str, Any] = {
     "objective": {"warmup_epochs": 0.5},
 }
 QUICK_SEEDS: tuple[int, ...] = (0, 1)
+# --quick's rows unless --rows is given: the baseline, the full method and the full method without
+# momentum encoder (each quick cell costs about a minute on 2 shared cores, mostly fixed overhead).
+QUICK_ROWS: tuple[Path, ...] = tuple(
+    DEFAULT_ROWS_DIR / f"{name}.yaml" for name in ("1_arcface", "6_full", "7_full_no_momentum")
+)
 SYNTH_PRESETS: tuple[str, ...] = ("easy", "default", "hard")
 
 # Config fields that do not change a cell's result (where it writes, how many workers, logging).
