@@ -57,4 +57,5 @@ def test_demo_end_to_end_tiny(tmp_path):
         assert 0.0 <= metrics["verification"]["verification"]["accuracy"] <= 1.0
     report = (out / "report.md").read_text()
     assert "arcface" in report and "full" in report
+    assert "no detectable difference" in report  # the demo says what the multi-seed study found
     assert (out / "full" / "eval" / "metrics.json").is_file()

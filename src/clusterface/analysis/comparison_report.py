@@ -20,13 +20,17 @@ from clusterface.analysis.results import ModelEvaluation
 
 
 def write_comparison_report(
-    results: Mapping[str, ModelEvaluation | Mapping[str, Any]], out_dir: str | Path, title: str = "Model comparison"
+    results: Mapping[str, ModelEvaluation | Mapping[str, Any]],
+    out_dir: str | Path,
+    title: str = "Model comparison",
+    note: str | None = None,
 ) -> dict[str, Path]:
     """Put several models side by side: tables of every metric and, for ModelEvaluation inputs,
     overlaid ROC curves, similarity histograms per model and clustering bars.
 
     ``results``: {model name: ModelEvaluation, or its ``metrics()`` dict}. Writes comparison.json,
-    report.md, report.html and PNGs to ``out_dir``.
+    report.md, report.html and PNGs to ``out_dir``. ``note``: a paragraph under the title (e.g. how
+    to read the comparison).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -36,6 +40,8 @@ def write_comparison_report(
     fars = far_keys()
     evals = {n: r for n, r in results.items() if isinstance(r, ModelEvaluation)}
     md = [f"# {title}", ""]
+    if note:
+        md += [note, ""]
     md += _verification_table(metrics, fars)
     md += _ijb_table(metrics, fars)
     md += _clustering_table(metrics, out, files)
