@@ -223,6 +223,16 @@ class FuzzResult:
     def distinct_errors(self) -> int:
         return len(self.errors)
 
+    def add(self, outcome: str, detail: str) -> None:
+        """Count one input's outcome ("ok", "error" with its normalised message, or a failure)."""
+        self.inputs += 1
+        if outcome == "ok":
+            self.ok += 1
+        elif outcome == "error":
+            self.errors[detail] += 1
+        else:
+            self.failures.append(detail)
+
 
 def _normalise(message: str, folder: str) -> str:
     message = message.replace(folder, "<dir>")
@@ -268,14 +278,7 @@ def fuzz(kind: str, seeds: range, folder: Path) -> FuzzResult:
     """Run ``run_one`` for every seed in this process (the suite's quick version)."""
     result = FuzzResult()
     for seed in seeds:
-        outcome, detail = run_one(kind, seed, folder)
-        result.inputs += 1
-        if outcome == "ok":
-            result.ok += 1
-        elif outcome == "error":
-            result.errors[detail] += 1
-        else:
-            result.failures.append(detail)
+        result.add(*run_one(kind, seed, folder))
     return result
 
 
@@ -333,13 +336,7 @@ def main(argv: list[str] | None = None) -> int:
                     result.failures.append(f"{kind}: worker died with exit code {dead[0].exitcode}")
                     break
                 continue
-            result.inputs += 1
-            if outcome == "ok":
-                result.ok += 1
-            elif outcome == "error":
-                result.errors[detail] += 1
-            else:
-                result.failures.append(detail)
+            result.add(outcome, detail)
         for p in procs:
             if p.is_alive():
                 p.kill()
