@@ -1,4 +1,4 @@
-"""Config words and types (issue 14), generated from the schema so it follows every rename: every
+"""Config words and types (docs/reliability.md), generated from the schema so it follows every rename: every
 bool and Literal field given YAML 1.1 words (on/off/yes/no), wrong types, negative sizes and
 unknown keys end in a ConfigError naming the field and what it accepts; nothing starts."""
 

@@ -1,4 +1,4 @@
-"""Hostile containers (issue 14): fuzzed RecordIO / .bin files, malicious pickles, lying headers.
+"""Hostile containers (docs/reliability.md): fuzzed RecordIO / .bin files, malicious pickles, lying headers.
 
 Every case must end in the project's own error naming the file, with nothing allocated from a
 declared size and no code run. The long fuzz run is benchmarks/fuzz_containers.py.

@@ -1,4 +1,4 @@
-"""Hostile and broken images (issue 14): every one ends in decoded pixels or an ImageDecodeError
+"""Hostile and broken images (docs/reliability.md): every one ends in decoded pixels or an ImageDecodeError
 naming the file; decompression bombs are refused from the header, before any pixel is decoded."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Paths from data (issue 14): identity names from a label map (or a .rec's sidecar) containing
+"""Paths from data (docs/reliability.md): identity names from a label map (or a .rec's sidecar) containing
 ``../``, absolute paths or NUL never make ``data convert`` or ``cluster`` write outside the output."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Broken checkpoints (issue 14): truncated, a flipped bit in tensor data, another architecture or
+"""Broken checkpoints (docs/reliability.md): truncated, a flipped bit in tensor data, another architecture or
 class count; ``resume="auto"`` falls back to the newest good one and says what it skipped."""
 
 from __future__ import annotations

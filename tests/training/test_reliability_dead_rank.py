@@ -1,4 +1,4 @@
-"""A dead rank (issue 14): kill one gloo rank mid-epoch; the survivor exits non-zero well within
+"""A dead rank (docs/reliability.md): kill one gloo rank mid-epoch; the survivor exits non-zero well within
 runtime.dist_timeout_s naming the lost rank; rerunning the same command resumes from the last
 checkpoint. Both under torchrun (its agent stops the other ranks) and with ranks started by hand
 (nothing stops the survivor but the broken collective)."""

@@ -1,4 +1,4 @@
-"""Degenerate training data (issue 14): one identity is refused; identities with a single image and
+"""Degenerate training data (docs/reliability.md): one identity is refused; identities with a single image and
 all-black / all-white batches train with finite losses and finite per-class state (phi, margins,
 temperatures, SCC and align terms). Label gaps / labels past the class count in a .rec and a .bin
 whose issame length does not match are in tests/data/test_reliability_containers.py."""

@@ -1,4 +1,4 @@
-"""Full disk (issue 14), simulated with RLIMIT_FSIZE in a subprocess (writes past the limit fail with
+"""Full disk (docs/reliability.md), simulated with RLIMIT_FSIZE in a subprocess (writes past the limit fail with
 EFBIG; Python ignores SIGXFSZ): a clean error, the previous checkpoint intact, no file left that
 looks complete, during a checkpoint write, data convert, synth and report writing."""
 

@@ -1,4 +1,4 @@
-"""Two writers (issue 14): train / synth / data convert into an output another live process writes
+"""Two writers (docs/reliability.md): train / synth / data convert into an output another live process writes
 are refused naming that process; a lock left by a dead process is taken over."""
 
 from __future__ import annotations
