@@ -6,13 +6,12 @@ The data has 5 classes (not divisible by 2 or 3 ranks); global batch 12 (divisib
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 import torch
 import torch.multiprocessing as mp
-from training_standins import RandomFaces, free_port, make_objective, tiny_config
+from training_standins import RandomFaces, ddp_worker, free_port, make_objective, tiny_config
 
 from clusterface.checkpoint import CheckpointError
 from clusterface.training import load_checkpoint, train
@@ -43,25 +42,9 @@ def run(world: int, out_dir: Path, overrides: list[str], resume: str | None = No
         return train(
             cfg, data(), out_dir=out_dir, progress=False, resume=resume, objective_factory=make_objective
         ).losses
-    mp.spawn(worker, args=(world, free_port(), str(out_dir), overrides, resume), nprocs=world, join=True)
+    args = (world, free_port(), str(out_dir), overrides, resume, NUM_IMAGES, NUM_CLASSES)
+    mp.spawn(ddp_worker, args=args, nprocs=world, join=True)
     return torch.load(out_dir / "losses.pt", weights_only=True)["losses"]
-
-
-def worker(rank: int, world: int, port: int, out_dir: str, overrides: list[str], resume: str | None) -> None:
-    os.environ.update(
-        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank)
-    )
-    torch.set_num_threads(1)
-    from clusterface.training import init_distributed, shutdown_distributed
-
-    init_distributed("cpu", timeout_s=60)
-    try:
-        cfg = tiny_config(None, *overrides)
-        result = train(cfg, data(), out_dir=out_dir, progress=False, resume=resume, objective_factory=make_objective)
-        if rank == 0:
-            torch.save({"losses": result.losses}, Path(out_dir) / "losses.pt")
-    finally:
-        shutdown_distributed()
 
 
 def assert_same_checkpoints(a_path: Path, b_path: Path) -> None:

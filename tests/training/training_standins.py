@@ -154,8 +154,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def ddp_worker(rank: int, world_size: int, port: int, out_dir: str, overrides: list[str]) -> None:
-    """torch.multiprocessing.spawn target: one gloo rank training on RandomFaces; rank 0 saves its losses."""
+def ddp_worker(
+    rank: int,
+    world_size: int,
+    port: int,
+    out_dir: str,
+    overrides: list[str],
+    resume: str | None = None,
+    n: int = 64,
+    num_classes: int = 4,
+) -> None:
+    """torch.multiprocessing.spawn target: one gloo rank training on RandomFaces(n, num_classes) (resumed from
+    ``resume`` when given); rank 0 saves its losses to ``out_dir/losses.pt``."""
     import os
 
     os.environ.update(
@@ -167,7 +177,8 @@ def ddp_worker(rank: int, world_size: int, port: int, out_dir: str, overrides: l
     init_distributed("cpu", timeout_s=60)
     try:
         cfg = tiny_config(None, *overrides)
-        result = train(cfg, RandomFaces(n=64), out_dir=out_dir, progress=False, objective_factory=make_objective)
+        faces = RandomFaces(n=n, num_classes=num_classes)
+        result = train(cfg, faces, out_dir=out_dir, progress=False, resume=resume, objective_factory=make_objective)
         if rank == 0:
             torch.save({"losses": result.losses}, Path(out_dir) / "losses.pt")
     finally:
