@@ -57,3 +57,37 @@ def test_resume_keeps_the_negative_sampling_stream(tmp_path):
     first = _run(tiny_config(None, *extra, "schedule.max_steps=5"), data, tmp_path / "split")
     second = _run(tiny_config(None, *extra), data, tmp_path / "split", resume="auto")
     assert first.losses + second.losses == full.losses
+
+
+class _BreaksAfter(RandomFaces):
+    """RandomFaces whose loading fails once ``limit`` images have been read (a crash mid-run); it
+    keeps what ``watch`` (metrics.json) held at that moment."""
+
+    def __init__(self, limit: int, watch, **kwargs):
+        super().__init__(**kwargs)
+        self.limit, self.read, self.watch, self.seen = limit, 0, watch, None
+
+    def __getitem__(self, i: int):
+        self.read += 1
+        if self.read > self.limit:
+            self.seen = self.watch.read_text() if self.watch.is_file() else None
+            raise OSError("disk went away")
+        return super().__getitem__(i)
+
+
+def test_metrics_json_is_written_at_every_checkpoint_and_says_how_the_run_ended(tmp_path):
+    import json
+
+    data = _BreaksAfter(8 * 5, tmp_path / "run" / "metrics.json", n=64, num_classes=4)  # the 6th batch fails
+    cfg = tiny_config(None, "checkpoint.every_steps=2")
+    with pytest.raises(OSError, match="disk went away"):
+        _run(cfg, data, tmp_path / "run")
+    during = json.loads(data.seen)  # while the run went on: the history up to the checkpoint of step 4
+    assert during["summary"] == {"status": "running", "global_step": 4}
+    assert [h["step"] for h in during["history"]] == [1, 2, 3, 4]
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["summary"]["status"] == "failed" and "disk went away" in metrics["summary"]["error"]
+    assert [h["step"] for h in metrics["history"]] == [1, 2, 3, 4, 5]
+    # a run that ends normally replaces the interim summary
+    done = _run(tiny_config(None, "checkpoint.every_steps=2"), RandomFaces(n=64, num_classes=4), tmp_path / "ok")
+    assert json.loads((tmp_path / "ok" / "metrics.json").read_text())["summary"]["status"] == done.status

@@ -7,6 +7,7 @@ The loop only sequences the parts: data (``sampler``), one step (``step``), sche
 
 from __future__ import annotations
 
+import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -387,6 +388,9 @@ class Trainer:
             state = self.state_dict()
             if self.ctx.is_main:
                 path = self.checkpoints.save(state, self.global_step)
+                # the history so far, readable while the run goes on (the checkpoint holds it too)
+                self.logger.summary = {"status": "running", "global_step": self.global_step}
+                self.logger.write_metrics()
         if self.ctx.distributed:
             dist.barrier()
         return path
@@ -440,6 +444,9 @@ class Trainer:
             self.logger.summary = {"status": "lost_rank", "global_step": self.global_step, "error": message}
             raise LostRankError(message) from err
         finally:
+            if self.logger.summary.get("status") == "running":  # an exception ended the run
+                error = repr(sys.exc_info()[1])
+                self.logger.summary = {"status": "failed", "global_step": self.global_step, "error": error}
             self.logger.write_metrics()
             self.logger.close()
 
