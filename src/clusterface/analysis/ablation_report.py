@@ -59,7 +59,8 @@ def _setup_md(ds: Mapping[str, Any]) -> list[str]:
     setup = ds["setup"]
     md = [
         f"Data `{setup.get('dataset_spec')}`: {setup.get('train_classes')} training identities "
-        f"({setup.get('train_images')} images), held out: {setup.get('test_identities')} identities, "
+        f"({setup.get('train_images')} images), held out ({setup.get('split', 'test')} split): "
+        f"{setup.get('test_identities')} identities, "
         f"{setup.get('test_faces')} faces, {setup.get('test_pairs')} verification pairs. "
         f"Backbone {setup.get('backbone')}, {setup.get('epochs')} epochs ({setup.get('steps')} steps).",
         "",
@@ -171,6 +172,24 @@ def _cost_md(ds: Mapping[str, Any]) -> list[str]:
         ),
         "",
     ]
+
+
+#: The parts of a dataset's section, in report order (``dataset_sections_md`` picks some of them).
+SECTIONS = {
+    "setup": _setup_md,
+    "metrics": _metric_tables_md,
+    "difficulty": _difficulty_md,
+    "separation": _separation_md,
+    "cost": _cost_md,
+}
+
+
+def dataset_sections_md(ds: Mapping[str, Any], sections: Sequence[str]) -> list[str]:
+    """Markdown lines of the named parts (keys of ``SECTIONS``) of one dataset's summary, in that order."""
+    unknown = [s for s in sections if s not in SECTIONS]
+    if unknown:
+        raise ValueError(f"unknown report section(s) {unknown}; choose from {', '.join(SECTIONS)}")
+    return [line for s in sections for line in SECTIONS[s](ds)]
 
 
 def _dataset_markdown(name: str, ds: Mapping[str, Any], images: Mapping[str, str]) -> list[str]:
