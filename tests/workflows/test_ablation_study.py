@@ -123,6 +123,19 @@ def test_quick_study_end_to_end_then_cached(tmp_path, count_training):
     assert main(["ablate", "--report-only", "--study-dir", str(study), "--results-dir", str(study / "results")]) == 0
     assert (study / "ablation.md").read_text() == md
 
+    # a fresh checkout has the committed records but no study directory: they count as finished cells,
+    # except a record whose key is not the cell's (another config), which is recomputed and replaced
+    import shutil
+
+    shutil.rmtree(study / "cells")
+    stale = study / "results" / "default" / "6_full" / "seed1.json"
+    stale.write_text(json.dumps(json.loads(stale.read_text()) | {"key": "0" * 16}))
+    count_training.update(calls=0, steps=0)
+    assert _ablate(tmp_path, "study", "--rows", str(bad)) == 1
+    assert count_training["calls"] == 3 and count_training["steps"] == 8
+    assert json.loads(stale.read_text())["key"] != "0" * 16
+    assert _tables(tmp_path, "study") == tables
+
 
 @pytest.mark.slow
 def test_study_killed_between_and_inside_cells_resumes(tmp_path, count_training):

@@ -171,6 +171,7 @@ def _setup(first: dict[str, Any]) -> dict[str, Any]:
         "test_identities": first.get("clustering", {}).get("num_identities"),
         "backbone": first.get("config", {}).get("model", {}).get("backbone"),
         "dataset_spec": first.get("dataset_spec"),
+        "split": first.get("split", "test"),
         "tar_unreachable": first.get("verification", {}).get("tar_unreachable", {}),
     }
 

@@ -70,6 +70,14 @@ def ablate_command(
             help="Rows 1, 6, 7 (ArcFace, full, no momentum) unless --rows; seeds 0,1; 64 identities; 2 epochs.",
         ),
     ] = False,
+    split: Annotated[
+        str,
+        typer.Option(
+            "--split",
+            help="Held-out identities to evaluate on: test (the study's tables) or val (SynthFaces' validation "
+            "split, for choosing budgets and hyperparameters without touching the test split).",
+        ),
+    ] = "test",
     report_only: Annotated[
         bool, typer.Option("--report-only", help="Only rebuild the report from the cell records in --results-dir.")
     ] = False,
@@ -85,7 +93,7 @@ def ablate_command(
     results = results_dir or (study / "results" if quick else Path("results/ablation"))
     failed = 0
     if not report_only:
-        code = _run_cells(rows, seeds, datasets, config, overrides or [], quick, study, results, data_root, jobs)
+        code = _run_cells(rows, seeds, datasets, config, overrides or [], quick, study, results, data_root, jobs, split)
         if code == EXIT_INTERRUPTED:
             return code
         failed = code
@@ -103,6 +111,7 @@ def _run_cells(
     results: Path,
     data_root: Path | None,
     jobs: int,
+    split: str = "test",
 ) -> int:
     """Plan and run the study; returns the number of failed cells, or EXIT_INTERRUPTED."""
     from clusterface.workflows.ablation import (
@@ -127,6 +136,7 @@ def _run_cells(
             quick=quick,
             data_root=data_root or Path("data/ablation-quick" if quick else "data/ablation"),
             study_dir=study,
+            split=split,
         )
     except ConfigError as err:
         raise typer.BadParameter(str(err)) from err

@@ -48,6 +48,10 @@ DEFAULT_SEEDS: tuple[int, ...] = (0, 1, 2)
 DEFAULT_DATASETS: tuple[str, ...] = ("default",)
 #: Clustering methods of the study (the issue's Infomap and k-means).
 STUDY_CLUSTER_METHODS: tuple[str, ...] = ("infomap", "kmeans")
+#: Which held-out identities a cell is evaluated on: ``test`` for the study's tables, ``val``
+#: (SynthFaces' validation split, disjoint from train and test) for choosing budgets and
+#: hyperparameters without touching the test split.
+EVAL_SPLITS: tuple[str, ...] = ("test", "val")
 
 # The study's own defaults (under the user's --config, the dataset, the row and the overrides).
 # Sized for 2 CPU cores shared with other work: >= 600 identities with a validation split (identities
@@ -133,6 +137,7 @@ class AblationCell:
     config: Config
     key: str
     reproduce: str
+    split: str = "test"
 
     @property
     def label(self) -> str:
@@ -252,8 +257,11 @@ def _drop(tree: dict[str, Any], keys: Sequence[str]) -> None:
         node.pop(keys[-1], None)
 
 
-def cell_key(cfg: Config, dataset: DatasetSpec) -> str:
-    """16 hex digits of the SHA-256 of what determines a cell's result (config, evaluation sets, format)."""
+def cell_key(cfg: Config, dataset: DatasetSpec, split: str = "test") -> str:
+    """16 hex digits of the SHA-256 of what determines a cell's result (config, evaluation sets, format).
+
+    The split enters the hash only when it is not ``test`` (keys of test cells predate the option).
+    """
     tree = copy.deepcopy(config_to_dict(cfg))
     for keys in _NOT_HASHED:
         _drop(tree, keys)
@@ -264,6 +272,8 @@ def cell_key(cfg: Config, dataset: DatasetSpec) -> str:
         "cluster_set": str(dataset.cluster_set) if dataset.cluster_set else None,
         "cluster_methods": list(STUDY_CLUSTER_METHODS),
     }
+    if split != "test":
+        blob["split"] = split
     return hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -284,11 +294,16 @@ def plan_study(
     quick: bool = False,
     data_root: str | Path = "data/ablation",
     study_dir: str | Path = "runs/ablation",
+    split: str = "test",
 ) -> list[AblationCell]:
     """Resolve every cell's config: study defaults (+ quick) <- --config <- dataset <- row <- overrides <- seed.
 
-    The command that reproduces a cell alone is stored with it (``AblationCell.reproduce``).
+    ``split="val"`` evaluates every cell on SynthFaces' validation split instead of the test split
+    (for sensitivity sweeps). The command that reproduces a cell alone is stored with it
+    (``AblationCell.reproduce``).
     """
+    if split not in EVAL_SPLITS:
+        raise ConfigError(f"split must be one of {', '.join(EVAL_SPLITS)} (got {split!r})")
     base = merge_trees(STUDY_DEFAULTS, QUICK_DEFAULTS) if quick else STUDY_DEFAULTS
     if config_path is not None:
         base = config_to_dict(load_config(config_path, [], base=base))
@@ -303,15 +318,22 @@ def plan_study(
                     raise ConfigError(f"row {row.path}, dataset {ds.spec!r}: {err}") from err
                 if cfg.data.source in ("synth", "synth-disk") and "root" not in ds.tree.get("synth", {}):
                     cfg.synth.root = _synth_root(Path(data_root), ds.name, config_to_dict(cfg))
-                key = cell_key(cfg, ds)
+                if split == "val" and not (cfg.data.source in ("synth", "synth-disk") and cfg.synth.val_fraction):
+                    raise ConfigError(
+                        f"dataset {ds.spec!r}: --split val needs a SynthFaces dataset with a validation split "
+                        "(synth.val_fraction > 0)"
+                    )
+                key = cell_key(cfg, ds, split)
                 cfg.runtime.out_dir = Path(study_dir) / "cells" / key / "run"
                 cmd = ["clusterface", "ablate", "--rows", str(row.path), "--seeds", str(seed), "--dataset", ds.spec]
                 if config_path is not None:
                     cmd += ["--config", str(config_path)]
                 if quick:
                     cmd.append("--quick")
+                if split != "test":
+                    cmd += ["--split", split]
                 cmd += list(overrides)
-                cells.append(AblationCell(ds, row, int(seed), cfg, key, shlex.join(cmd)))
+                cells.append(AblationCell(ds, row, int(seed), cfg, key, shlex.join(cmd), split))
     keys = [c.key for c in cells]
     if len(set(keys)) != len(keys):
         dupes = sorted({c.label for c in cells if keys.count(c.key) > 1})
@@ -339,8 +361,12 @@ def _eval_sets(cell: AblationCell) -> tuple[Path, Path, Path | None]:
         from clusterface.synth.writer import synth_paths
 
         paths = synth_paths(Path(cfg.synth.root))
-        val_bin = getattr(paths, "val_bin_path", None)  # a validation split, when SynthFaces writes one
-        return paths.bin_path, paths.test_images_dir, val_bin if val_bin is not None and val_bin.is_file() else None
+        val_bin = paths.val_bin_path if paths.val_bin_path.is_file() else None  # when SynthFaces wrote one
+        if cell.split == "val":
+            if val_bin is None:
+                raise FileNotFoundError(f"{cell.label}: no validation split in {cfg.synth.root} (val_fraction=0?)")
+            return val_bin, paths.val_images_dir, val_bin
+        return paths.bin_path, paths.test_images_dir, val_bin
     assert cell.dataset.verification_bin is not None and cell.dataset.cluster_set is not None
     return cell.dataset.verification_bin, cell.dataset.cluster_set, None
 
@@ -440,6 +466,7 @@ def run_cell(cell: AblationCell, study_dir: Path, progress: bool = False) -> dic
         "row": cell.row.name,
         "row_config": cell.row.tree,
         "seed": cell.seed,
+        "split": cell.split,
         "reproduce": cell.reproduce,
         "steps": result.global_step,
         "epochs": cfg.schedule.epochs,
@@ -493,9 +520,8 @@ def run_study(
     out = StudyResult(study_dir=study, results_dir=results)
     pending: list[AblationCell] = []
     for cell in cells:
-        done = study / "cells" / cell.key / "result.json"
-        if done.is_file():
-            record = json.loads(done.read_text())
+        record = _finished_record(cell, study, results)
+        if record is not None:
             _publish(record, results_path(results, cell))
             out.outcomes.append(CellOutcome(cell, "cached", record))
         else:
@@ -534,6 +560,24 @@ def run_study(
     return out
 
 
+def _finished_record(cell: AblationCell, study: Path, results: Path) -> dict[str, Any] | None:
+    """A finished cell's record: from the study directory, or else a committed record in ``results``
+    whose key is the cell's (so a fresh checkout adds cells to a committed study without retraining)."""
+    done = study / "cells" / cell.key / "result.json"
+    if done.is_file():
+        return dict(json.loads(done.read_text()))
+    committed = results_path(results, cell)
+    if not committed.is_file():
+        return None
+    try:
+        record = json.loads(committed.read_text())
+    except json.JSONDecodeError:
+        return None  # a damaged record is recomputed (and replaced)
+    if isinstance(record, dict) and record.get("format") == CELL_FORMAT and record.get("key") == cell.key:
+        return record
+    return None  # a record of another config (e.g. older code or other overrides) is recomputed
+
+
 def _run_side_by_side(
     pending: Sequence[AblationCell], study: Path, jobs: int, finish: Callable[[CellOutcome], None]
 ) -> None:
@@ -565,6 +609,11 @@ def _guarded(cell: AblationCell, study: Path, progress: bool = False) -> CellOut
         record = run_cell(cell, study, progress=progress)
     except StudyInterrupted:
         raise
+    except KeyboardInterrupt:  # Ctrl-C outside training (its handler checkpoints), e.g. during evaluation
+        raise StudyInterrupted(
+            f"{cell.label}: stopped; rerun the same command to continue (training resumes from its "
+            "newest checkpoint, an unfinished evaluation starts over)"
+        ) from None
     except Exception as err:  # a failing cell is reported and the study goes on
         cell_dir = study / "cells" / cell.key
         cell_dir.mkdir(parents=True, exist_ok=True)
