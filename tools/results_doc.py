@@ -5,13 +5,14 @@
 
 A generated block is delimited in the Markdown by
 
-    <!-- generated: RESULTS_DIR dataset=NAME [baseline=ROW] sections=setup,metrics,... -->
+    <!-- generated: RESULTS_DIR dataset=NAME [baseline=ROW] [row=ROW] sections=setup,metrics,... -->
     ...
     <!-- end generated -->
 
 and holds the named sections (see ``clusterface.analysis.ablation_report.SECTIONS``) of that
 dataset's summary, built from ``RESULTS_DIR/<dataset>/<row>/seed<k>.json`` exactly as
-``clusterface ablate --report-only`` builds its tables. Prose around the blocks is not touched, so
+``clusterface ablate --report-only`` builds its tables (``conclusion``: ``row`` against the
+baseline, metric by metric). Prose around the blocks is not touched, so
 every number in a table of docs/results.md comes from the records, and the test suite checks it.
 """
 
@@ -46,7 +47,7 @@ def render_block(spec: str, root: Path = ROOT) -> str:
         raise ValueError(f"generated block {spec!r}: no records of dataset {options['dataset']!r} in {words[0]}")
     ds = summary["datasets"][options["dataset"]]
     sections = options.get("sections", "setup,metrics").split(",")
-    return "\n".join(dataset_sections_md(ds, sections)).strip("\n") + "\n"
+    return "\n".join(dataset_sections_md(ds, sections, options.get("row"))).strip("\n") + "\n"
 
 
 def regenerate(text: str, root: Path = ROOT) -> str:

@@ -44,3 +44,7 @@ def test_bad_block_specs_name_the_problem():
         tool.render_block("results/ablation dataset=nope")
     with pytest.raises(ValueError, match="unknown report section"):
         tool.render_block("results/ablation dataset=default sections=metrics,plots")
+    with pytest.raises(ValueError, match="row=NAME"):
+        tool.render_block("results/ablation dataset=default sections=conclusion")
+    with pytest.raises(ValueError, match="no row '1_arcface' to compare"):
+        tool.render_block("results/ablation dataset=default row=1_arcface sections=conclusion")

@@ -174,6 +174,22 @@ def _cost_md(ds: Mapping[str, Any]) -> list[str]:
     ]
 
 
+def conclusion_md(ds: Mapping[str, Any], row: str) -> list[str]:
+    """One row against the baseline, metric by metric: paired difference and verdict."""
+    if row not in ds["rows"] or row == ds["baseline"]:
+        raise ValueError(f"no row {row!r} to compare with {ds['baseline']!r} (rows: {', '.join(ds['rows'])})")
+    paired = ds["rows"][row]["paired"]
+    return [
+        f"### Conclusion per metric: `{row}` − `{ds['baseline']}`",
+        "",
+        md_table(
+            ["metric", "paired difference [95 % interval] (seeds won)", "verdict"],
+            [[m.label, _paired_cell(paired.get(m.key, {}), m), _verdict_word(paired.get(m.key, {}))] for m in METRICS],
+        ),
+        "",
+    ]
+
+
 #: The parts of a dataset's section, in report order (``dataset_sections_md`` picks some of them).
 SECTIONS = {
     "setup": _setup_md,
@@ -184,12 +200,21 @@ SECTIONS = {
 }
 
 
-def dataset_sections_md(ds: Mapping[str, Any], sections: Sequence[str]) -> list[str]:
-    """Markdown lines of the named parts (keys of ``SECTIONS``) of one dataset's summary, in that order."""
-    unknown = [s for s in sections if s not in SECTIONS]
+def dataset_sections_md(ds: Mapping[str, Any], sections: Sequence[str], row: str | None = None) -> list[str]:
+    """Markdown lines of the named parts (keys of ``SECTIONS``, or ``conclusion`` for ``row`` against
+    the baseline) of one dataset's summary, in that order."""
+    unknown = [s for s in sections if s not in SECTIONS and s != "conclusion"]
     if unknown:
-        raise ValueError(f"unknown report section(s) {unknown}; choose from {', '.join(SECTIONS)}")
-    return [line for s in sections for line in SECTIONS[s](ds)]
+        raise ValueError(f"unknown report section(s) {unknown}; choose from {', '.join(SECTIONS)}, conclusion")
+    lines: list[str] = []
+    for s in sections:
+        if s == "conclusion":
+            if row is None:
+                raise ValueError("the conclusion section needs the row to conclude on (row=NAME)")
+            lines += conclusion_md(ds, row)
+        else:
+            lines += SECTIONS[s](ds)
+    return lines
 
 
 def _dataset_markdown(name: str, ds: Mapping[str, Any], images: Mapping[str, str]) -> list[str]:
