@@ -477,7 +477,17 @@ class Trainer:
         batches = iter(self.loader)
         t_prev = time.perf_counter()
         while True:
-            images, labels = next(batches)
+            try:
+                images, labels = next(batches)
+            except RuntimeError:
+                if interrupt.received is None or self.ctx.distributed:
+                    raise
+                # A signal sent to the whole process group (Ctrl-C, `kill -- -PGID`, a scheduler)
+                # also reaches the loader workers, whose death surfaces here before the step
+                # boundary: stop as if it had come between steps (the last step is complete).
+                self._check_stop(run, interrupt)
+                self._checkpoint_if_due(run, end_of_epoch=False)
+                return
             t_data = time.perf_counter()
             mark_alive(self.ctx, self.global_step + 1)  # entering the step's collectives: see describe_lost_ranks
             out = self._step(images, labels)
