@@ -445,7 +445,7 @@ def _evaluate_cell(cell: AblationCell, checkpoint: Path) -> tuple[Any, int]:
     return ev, embedder.embedded
 
 
-def run_cell(cell: AblationCell, study_dir: Path, progress: bool = False) -> dict[str, Any]:
+def run_cell(cell: AblationCell, study_dir: Path, progress: bool = False, side_by_side: int = 1) -> dict[str, Any]:
     """Train (or resume) and evaluate one cell; returns its record (also written to its result.json).
 
     Raises ``StudyInterrupted`` when training was stopped by a signal (the checkpoint is on disk).
@@ -480,6 +480,8 @@ def run_cell(cell: AblationCell, study_dir: Path, progress: bool = False) -> dic
             "steps_run": len(result.losses),
             "images_embedded": embedded,
             "torch_threads": _torch_threads(),
+            # cells run in threads of one process: cpu_s is the process's, shared by this many cells
+            "cells_side_by_side": side_by_side,
         },
         **summarize_evaluation(ev, STUDY_CLUSTER_METHODS),
         "learning_curve": _learning_curve(cell_dir / "run"),
@@ -588,7 +590,7 @@ def _run_side_by_side(
     torch.set_num_threads(max(1, threads // jobs))  # per OpenMP team: each running cell gets its share
     pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="ablation-cell")
     try:
-        running: set[Future[CellOutcome]] = {pool.submit(_guarded, c, study) for c in pending}
+        running: set[Future[CellOutcome]] = {pool.submit(_guarded, c, study, False, jobs) for c in pending}
         while running:
             finished, running = wait(running, return_when=FIRST_COMPLETED)
             for f in finished:
@@ -603,10 +605,10 @@ def _run_side_by_side(
         torch.set_num_threads(threads)
 
 
-def _guarded(cell: AblationCell, study: Path, progress: bool = False) -> CellOutcome:
+def _guarded(cell: AblationCell, study: Path, progress: bool = False, side_by_side: int = 1) -> CellOutcome:
     t0 = time.perf_counter()
     try:
-        record = run_cell(cell, study, progress=progress)
+        record = run_cell(cell, study, progress=progress, side_by_side=side_by_side)
     except StudyInterrupted:
         raise
     except KeyboardInterrupt:  # Ctrl-C outside training (its handler checkpoints), e.g. during evaluation
