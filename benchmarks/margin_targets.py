@@ -40,18 +40,22 @@ def train_classes(images_csv: Path) -> tuple[np.ndarray, np.ndarray]:
     return np.array([counts[k] for k in folders]), np.array([difficulty[k] for k in folders])
 
 
-def cell_stats(record: dict, root: Path) -> dict | None:
+def cell_stats(record: dict, root: Path, data_root: Path) -> dict | None:
     memory = record.get("memory") or {}
     if not memory.get("margin"):
         return None
-    images_csv = root / record["config"]["synth"]["root"] / "images.csv"
+    synth_root = Path(record["config"]["synth"]["root"])
+    images_csv = root / synth_root / "images.csv"
+    if not images_csv.is_file():  # written elsewhere (another checkout): the same set under --data-root
+        images_csv = data_root / synth_root.name / "images.csv"
     if not images_csv.is_file():
         raise FileNotFoundError(f"{images_csv}: regenerate the data with: {record['reproduce']}")
     n, difficulty = train_classes(images_csv)
     margin, phi = np.asarray(memory["margin"], float), np.asarray(memory["phi"], float)
     if len(margin) != len(n):
         raise ValueError(f"{record['row']} seed {record['seed']}: {len(margin)} margins for {len(n)} classes")
-    m0, delta = record["config"]["margin"]["m0"], record["config"]["margin"]["delta"]
+    section = record["config"]["margin"]
+    m0, delta = section.get("m0", section.get("margin")), section["delta"]  # older records: "margin"
     return {
         "dataset": record["dataset"],
         "row": record["row"],
@@ -73,11 +77,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("results", type=Path, help="a --results-dir of clusterface ablate")
     parser.add_argument("--root", type=Path, default=Path("."), help="where the records' data paths start")
+    parser.add_argument(
+        "--data-root", type=Path, default=Path("data/ablation"), help="clusterface ablate's --data-root"
+    )
     parser.add_argument("--json", type=Path, help="write the per-cell statistics here")
     args = parser.parse_args(argv)
     cells = []
     for path in sorted(args.results.glob("*/*/seed*.json")):
-        found = cell_stats(json.loads(path.read_text()), args.root)
+        found = cell_stats(json.loads(path.read_text()), args.root, args.data_root)
         if found is not None:
             cells.append(found)
     for c in cells:
