@@ -22,7 +22,7 @@ DEMO_NOTE = (
     "run-to-run noise, and one run cannot say which model is better. The multi-seed ablation study "
     "(`clusterface ablate`; docs/results.md in the repository: rows paired by seed, 600 identities) found "
     "**no detectable difference** between the full method and ArcFace on accuracy, TAR@FAR and clustering, "
-    "both at the converged budget (10 epochs, 3 seeds, SynthFaces default and hard with 5 % label noise) "
+    "both at the converged budget (10 epochs, 3-5 seeds, SynthFaces default and hard with 5 % label noise) "
     "and at a short one (2 epochs, 3-5 seeds, every ablation row); a validation-only sweep of the method's "
     "hyperparameters found no setting that beats its defaults."
 )
