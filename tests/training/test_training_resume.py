@@ -93,21 +93,22 @@ def test_metrics_json_is_written_at_every_checkpoint_and_says_how_the_run_ended(
     assert json.loads((tmp_path / "ok" / "metrics.json").read_text())["summary"]["status"] == done.status
 
 
-class _GroupSignalled(RandomFaces):
-    """A SIGTERM sent to the whole process group: the main process records it, and the loader dies
-    (as a worker killed by the same signal surfaces, a RuntimeError from the loader) on read ``at``."""
+class _LoaderDiesAt(RandomFaces):
+    """The loader dies on read ``at`` as a worker killed by a signal surfaces (a RuntimeError); with
+    ``group_signal`` the main process received the SIGTERM too (a signal sent to the process group)."""
 
-    def __init__(self, at: int, **kwargs):
+    def __init__(self, at: int, group_signal: bool, **kwargs):
         super().__init__(**kwargs)
-        self.at, self.read = at, 0
+        self.at, self.group_signal, self.read = at, group_signal, 0
 
     def __getitem__(self, i: int):
         self.read += 1
         if self.read == self.at:
-            import os
-            import signal
+            if self.group_signal:
+                import os
+                import signal
 
-            os.kill(os.getpid(), signal.SIGTERM)
+                os.kill(os.getpid(), signal.SIGTERM)
             raise RuntimeError("DataLoader worker (pid 1) is killed by signal: Terminated. ")
         return super().__getitem__(i)
 
@@ -115,23 +116,11 @@ class _GroupSignalled(RandomFaces):
 def test_signal_that_kills_the_loader_workers_is_a_clean_stop(tmp_path):
     cfg = tiny_config(None)
     full = _run(cfg, RandomFaces(n=64, num_classes=4), tmp_path / "full")
-    stopped = _run(cfg, _GroupSignalled(8 * 3 + 1, n=64, num_classes=4), tmp_path / "split")
+    stopped = _run(cfg, _LoaderDiesAt(8 * 3 + 1, True, n=64, num_classes=4), tmp_path / "split")
     assert stopped.status == "interrupted" and stopped.global_step == 3 and stopped.signal == 15
     assert stopped.last_checkpoint is not None and "00000003" in stopped.last_checkpoint.name
     resumed = _run(cfg, RandomFaces(n=64, num_classes=4), tmp_path / "split", resume="auto")
     assert stopped.losses + resumed.losses == full.losses
     # a loader error without a pending signal is still an error
     with pytest.raises(RuntimeError, match="killed by signal"):
-        _run(cfg, _Raises(5, n=64, num_classes=4), tmp_path / "error")
-
-
-class _Raises(RandomFaces):
-    def __init__(self, at: int, **kwargs):
-        super().__init__(**kwargs)
-        self.at, self.read = at, 0
-
-    def __getitem__(self, i: int):
-        self.read += 1
-        if self.read == self.at:
-            raise RuntimeError("DataLoader worker (pid 1) is killed by signal: Terminated. ")
-        return super().__getitem__(i)
+        _run(cfg, _LoaderDiesAt(5, False, n=64, num_classes=4), tmp_path / "error")

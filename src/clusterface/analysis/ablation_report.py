@@ -174,8 +174,10 @@ def _cost_md(ds: Mapping[str, Any]) -> list[str]:
     ]
 
 
-def conclusion_md(ds: Mapping[str, Any], row: str) -> list[str]:
+def conclusion_md(ds: Mapping[str, Any], row: str | None) -> list[str]:
     """One row against the baseline, metric by metric: paired difference and verdict."""
+    if row is None:
+        raise ValueError("the conclusion section needs the row to conclude on (row=NAME)")
     if row not in ds["rows"] or row == ds["baseline"]:
         raise ValueError(f"no row {row!r} to compare with {ds['baseline']!r} (rows: {', '.join(ds['rows'])})")
     paired = ds["rows"][row]["paired"]
@@ -203,18 +205,11 @@ SECTIONS = {
 def dataset_sections_md(ds: Mapping[str, Any], sections: Sequence[str], row: str | None = None) -> list[str]:
     """Markdown lines of the named parts (keys of ``SECTIONS``, or ``conclusion`` for ``row`` against
     the baseline) of one dataset's summary, in that order."""
-    unknown = [s for s in sections if s not in SECTIONS and s != "conclusion"]
+    parts = {**SECTIONS, "conclusion": lambda d: conclusion_md(d, row)}
+    unknown = [s for s in sections if s not in parts]
     if unknown:
-        raise ValueError(f"unknown report section(s) {unknown}; choose from {', '.join(SECTIONS)}, conclusion")
-    lines: list[str] = []
-    for s in sections:
-        if s == "conclusion":
-            if row is None:
-                raise ValueError("the conclusion section needs the row to conclude on (row=NAME)")
-            lines += conclusion_md(ds, row)
-        else:
-            lines += SECTIONS[s](ds)
-    return lines
+        raise ValueError(f"unknown report section(s) {unknown}; choose from {', '.join(parts)}")
+    return [line for s in sections for line in parts[s](ds)]
 
 
 def _dataset_markdown(name: str, ds: Mapping[str, Any], images: Mapping[str, str]) -> list[str]:
